@@ -1,0 +1,10 @@
+"""HTTP layer: blueprints, request/response schemas, authentication and JSON errors."""
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from statsservice.api import errors, health
+
+    errors.register(app)
+    app.register_blueprint(health.bp)

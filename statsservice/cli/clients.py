@@ -1,0 +1,135 @@
+"""Client registry commands (SPEC §2)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from statsservice.storage import clients as registry
+from statsservice.storage.clients import ROLES, ClientError
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc))
+
+
+def _print_client(client, token: str | None = None) -> None:
+    click.echo(f"UUID: {client.uuid}")
+    click.echo(f"Name: {client.name}")
+    click.echo(f"Role: {client.role}")
+    if token is not None:
+        click.echo(f"Token: {token}")
+    click.echo(f"Created at: {client.created_at}")
+
+
+@click.command("client_create")
+@click.option("--name", required=True, help="Unique name of the client.")
+@click.option("--uuid", default=None, help="Use this UUID instead of a random one.")
+@click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
+@click.option("--role", type=click.Choice(sorted(ROLES)), default="user", show_default=True)
+@click.option("--remote", is_flag=True, help="A hub pushing aggregates (not a local MONARC instance).")
+@with_appcontext
+def client_create(name: str, uuid: str | None, token: str | None, role: str, remote: bool) -> None:
+    """Create a client and print its token (shown only once)."""
+    try:
+        client, clear = registry.create_client(
+            name, token=token, uuid=uuid, role=ROLES[role], local=not remote
+        )
+    except ClientError as exc:
+        _fail(exc)
+    _print_client(client, clear)
+
+
+@click.command("client_list")
+@with_appcontext
+def client_list() -> None:
+    """List the registered clients."""
+    for client in registry.list_clients():
+        click.echo(
+            f"{client.uuid}  {client.name}  role={client.role} sharing={client.is_sharing_enabled} "
+            f"active={client.is_active} local={client.local} "
+            f"coordinates={client.latitude},{client.longitude} last_seen={client.last_seen}"
+        )
+
+
+@click.command("client_delete")
+@click.option("--uuid", required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def client_delete(uuid: str, yes: bool) -> None:
+    """Delete a client and all of its stats."""
+    try:
+        client = registry.require_by_uuid(uuid)
+        if not yes:
+            click.confirm(f"Delete client {client.name!r} and all its stats?", abort=True)
+        removed = registry.delete_client(uuid)
+    except ClientError as exc:
+        _fail(exc)
+    click.echo(f"Deleted client {uuid} and {removed} stats records.")
+
+
+@click.command("client_coordinates_set")
+@click.option("--uuid", required=True)
+@click.option("--latitude", type=float, required=True)
+@click.option("--longitude", type=float, required=True)
+@with_appcontext
+def client_coordinates_set(uuid: str, latitude: float, longitude: float) -> None:
+    """Set the map coordinates of a client."""
+    try:
+        client = registry.set_coordinates(uuid, latitude, longitude)
+    except ClientError as exc:
+        _fail(exc)
+    click.echo(f"Coordinates of {client.name}: {client.latitude}, {client.longitude}")
+
+
+@click.command("client_coordinates_unset")
+@click.option("--uuid", required=True)
+@with_appcontext
+def client_coordinates_unset(uuid: str) -> None:
+    """Remove the map coordinates of a client."""
+    try:
+        client = registry.set_coordinates(uuid, None, None)
+    except ClientError as exc:
+        _fail(exc)
+    click.echo(f"Coordinates of {client.name} removed.")
+
+
+def _sharing_command(name: str, enabled: bool) -> click.Command:
+    @click.command(name, help=f"{'Enable' if enabled else 'Disable'} federation sharing for a client.")
+    @click.option("--uuid", required=True)
+    @with_appcontext
+    def command(uuid: str) -> None:
+        try:
+            client = registry.set_sharing(uuid, enabled)
+        except ClientError as exc:
+            _fail(exc)
+        click.echo(f"Sharing for {client.name}: {client.is_sharing_enabled}")
+
+    return command
+
+
+@click.command("client_is_sharing_enabled")
+@click.option("--uuid", required=True)
+@with_appcontext
+def client_is_sharing_enabled(uuid: str) -> None:
+    """Print whether a client shares its stats with the global hub."""
+    try:
+        client = registry.require_by_uuid(uuid)
+    except ClientError as exc:
+        _fail(exc)
+    click.echo(str(client.is_sharing_enabled))
+
+
+def register(app: Flask) -> None:
+    for command in (
+        client_create,
+        client_list,
+        client_delete,
+        client_coordinates_set,
+        client_coordinates_unset,
+        _sharing_command("client_sharing_activate", True),
+        _sharing_command("client_sharing_deactivate", False),
+        client_is_sharing_enabled,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,58 @@
+"""Configuration loading and instance secrets."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from statsservice import settings
+
+ENV_PREFIX = "STATSSERVICE"
+MODES = ("local", "global")
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up for a configuration an operator must fix."""
+
+
+def load_config(app: Flask, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` in the SPEC §8 order, then derive computed defaults."""
+    app.config.from_object(settings)
+    instance_file = Path(app.instance_path) / "config.py"
+    if instance_file.is_file():
+        app.config.from_pyfile(str(instance_file))
+    if os.environ.get("STATS_CONFIG"):
+        path = Path(os.environ["STATS_CONFIG"]).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"STATS_CONFIG points to a missing file: {path}")
+        app.config.from_pyfile(str(path))
+    app.config.from_prefixed_env(prefix=ENV_PREFIX)
+    if overrides:
+        app.config.update(overrides)
+
+    if app.config["MODE"] not in MODES:
+        raise ConfigError(f"MODE must be one of {MODES}, not {app.config['MODE']!r}")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        db_path = Path(app.instance_path) / "statsservice.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+
+
+def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:
+    """Read a secret file from the instance folder, creating it (mode 0600) on first use."""
+    path = Path(instance_path) / name
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value

@@ -1,0 +1,1 @@
+"""Domain layer: plain Python (no Flask) — stats types, processors, federation, de-identification."""

@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy models and the queries that read and write them."""

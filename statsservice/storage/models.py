@@ -1,0 +1,135 @@
+"""Database models. Schema changes go through ``migrations/`` (tests compare the two)."""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from statsservice.extensions import db
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+
+ROLE_USER = 1
+ROLE_ADMIN = 2
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    return str(uuid_mod.uuid4())
+
+
+class Client(db.Model):
+    """A MONARC instance (or, on a global hub, another hub) allowed to use the API."""
+
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    role: Mapped[int] = mapped_column(Integer, default=ROLE_USER)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_sharing_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    local: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    stats: Mapped[list[Stats]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+
+class Stats(db.Model):
+    """One snapshot: a client's analysis (anr), of one type, on one day.
+
+    ``n`` is the weight: 1 for a record uploaded by a MONARC instance, the number of
+    analyses behind it for a federation aggregate (SPEC §7).
+    """
+
+    __tablename__ = "stats"
+    __table_args__ = (
+        UniqueConstraint("client_id", "anr", "type", "date", name="uq_stats_client_anr_type_date"),
+        Index("ix_stats_type_date", "type", "date"),
+        Index("ix_stats_client_type_date", "client_id", "type", "date"),
+        Index("ix_stats_anr", "anr"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    anr: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    data: Mapped[object] = mapped_column(JSONType)
+    n: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="stats")
+
+
+class Rollup(db.Model):
+    """A narrow row exploded from one Stats record at ingest (one object, level, cell or control).
+
+    Processors aggregate these in SQL, so no request decodes the JSON of every record.
+    ``k1..k4`` are the element's key parts, ``m1..m3`` its numbers, ``n`` its weight.
+    """
+
+    __tablename__ = "rollup"
+    __table_args__ = (
+        Index("ix_rollup_type_date", "type", "date", "k1"),
+        Index("ix_rollup_stats", "stats_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stats_id: Mapped[int] = mapped_column(ForeignKey("stats.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(Integer)
+    anr: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    k1: Mapped[str] = mapped_column(String(255), default="")
+    k2: Mapped[str] = mapped_column(String(255), default="")
+    k3: Mapped[str] = mapped_column(String(255), default="")
+    k4: Mapped[str] = mapped_column(String(255), default="")
+    m1: Mapped[float] = mapped_column(Float, default=0.0)
+    m2: Mapped[float] = mapped_column(Float, default=0.0)
+    m3: Mapped[float] = mapped_column(Float, default=0.0)
+    n: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class Label(db.Model):
+    """Latest labels seen for a knowledge-base item (threat, vulnerability, referential, category)."""
+
+    __tablename__ = "label"
+    __table_args__ = (UniqueConstraint("type", "key", name="uq_label_type_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    labels: Mapped[object] = mapped_column(JSONType)

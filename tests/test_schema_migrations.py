@@ -1,0 +1,19 @@
+"""`flask db upgrade` on an empty database gives exactly the schema of the models."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from statsservice.extensions import db
+
+
+def test_migrations_match_models(app):
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"
+
+
+def test_tables_present(app):
+    names = set(inspect(db.engine).get_table_names())
+    assert {"client", "stats", "rollup", "label", "alembic_version"} <= names
