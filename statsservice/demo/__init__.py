@@ -1,0 +1,1 @@
+"""Demo data: a port of the project generator of realistic MONARC uploads."""

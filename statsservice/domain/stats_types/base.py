@@ -1,0 +1,66 @@
+"""What every stats type declares: its data schema, how a record explodes into rollup rows,
+which knowledge-base labels it carries, how records merge into a federation aggregate, and its
+processors. Adding a type means one module subclassing ``StatsType`` and one registry line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from marshmallow import Schema, ValidationError
+
+from statsservice.domain.stats_types.fields import drop_none_weights
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """One narrow row: key parts ``k1..k4``, numbers ``m1..m3`` and weight ``n``."""
+
+    k1: str = ""
+    k2: str = ""
+    k3: str = ""
+    k4: str = ""
+    m1: float = 0.0
+    m2: float = 0.0
+    m3: float = 0.0
+    n: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEntry:
+    key: str
+    labels: dict[str, str]
+
+
+@dataclass
+class StatsType:
+    """Base class; subclasses set ``name`` and ``schema`` and implement ``explode``."""
+
+    name: ClassVar[str]
+    schema: ClassVar[type[Schema]]
+    #: True when the schema's top level is a list of items rather than an object
+    many: ClassVar[bool] = False
+    processors: list[Any] = field(default_factory=list)
+
+    def load(self, data: Any) -> Any:
+        """Validate and normalise a record's ``data``; raises ``ValidationError``."""
+        if self.many:
+            if not isinstance(data, list):
+                raise ValidationError({"_schema": ["must be a list"]})
+            loaded = self.schema(many=True).load(data)
+        else:
+            if isinstance(data, list) and not data:
+                data = {}  # PHP's empty map
+            if not isinstance(data, dict):
+                raise ValidationError({"_schema": ["must be an object"]})
+            loaded = self.schema().load(data)
+        return drop_none_weights(loaded)
+
+    def explode(self, data: Any, n: float) -> Iterable[RollupRow]:
+        """Narrow rows for one normalised record of weight ``n`` (1 for a client upload)."""
+        raise NotImplementedError
+
+    def labels(self, data: Any) -> Iterable[LabelEntry]:
+        """Knowledge-base labels carried by a record (latest upload wins)."""
+        return ()

@@ -1,0 +1,51 @@
+"""Cartography: counts of risks per impact × likelihood cell (operational: impact × probability)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from marshmallow import fields
+
+from statsservice.domain.stats_types.base import RollupRow, StatsType
+from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
+from statsservice.domain.stats_types.risk import _Tree
+
+CELL_VALUE = Number(maximum=10**9)  # a count for a client record, a mean for an aggregate
+
+
+class ScalesSchema(StrictSchema):
+    impact = fields.List(Count(), load_default=list)
+    probability = fields.List(Count(), load_default=list)
+    likelihood = fields.List(Count(), load_default=list)
+
+
+class KindCellsSchema(StrictSchema):
+    informational = IntKeyMap(IntKeyMap(CELL_VALUE), load_default=dict)
+    operational = IntKeyMap(IntKeyMap(CELL_VALUE), load_default=dict)
+
+
+class StatesCellsSchema(StrictSchema):
+    current = _Tree(KindCellsSchema, load_default=dict)
+    residual = _Tree(KindCellsSchema, load_default=dict)
+
+
+class CartographyDataSchema(StrictSchema):
+    scales = _Tree(ScalesSchema, load_default=dict)
+    risks = _Tree(StatesCellsSchema, required=True)
+
+
+class CartographyType(StatsType):
+    """Rollup row per cell: k1 state, k2 kind, k3 impact, k4 likelihood (or probability); m1 count.
+
+    A cell an analysis does not report counts as 0 in means (the denominator is every record).
+    """
+
+    name = "cartography"
+    schema = CartographyDataSchema
+
+    def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
+        for state, kinds in data["risks"].items():
+            for kind, rows in kinds.items():
+                for impact, cells in rows.items():
+                    for column, count in cells.items():
+                        yield RollupRow(k1=state, k2=kind, k3=impact, k4=column, m1=count, n=n)

@@ -1,0 +1,79 @@
+"""Risks: totals and level distributions, current vs residual, informational vs operational."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from statsservice.domain.stats_types.base import RollupRow, StatsType
+from statsservice.domain.stats_types.fields import Count, ItemSchema, Number, StrictSchema
+
+STATES = ("current", "residual")
+KINDS = ("informational", "operational")
+LEVELS = ("Low risks", "Medium risks", "High risks")
+
+
+def _empty_list_is_empty_map(value: Any) -> Any:
+    return {} if value == [] else value
+
+
+class LevelSchema(ItemSchema):
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    value = Number(required=True, maximum=10**9)  # a mean for aggregates, a count otherwise
+
+
+class KindLevelsSchema(StrictSchema):
+    informational = fields.List(fields.Nested(LevelSchema), load_default=list)
+    operational = fields.List(fields.Nested(LevelSchema), load_default=list)
+
+    @validates_schema
+    def _unique_levels(self, data: dict, **kwargs: Any) -> None:
+        for kind, levels in data.items():
+            names = [entry["level"] for entry in levels]
+            if len(names) != len(set(names)):
+                raise ValidationError({kind: ["each level may appear once"]})
+
+
+class KindTotalsSchema(StrictSchema):
+    informational = Count(load_default=0)
+    operational = Count(load_default=0)
+
+
+class _Tree(fields.Nested):
+    """A nested map where PHP may send ``[]`` for an empty one."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(_empty_list_is_empty_map(value), attr, data, **kwargs)
+
+
+class StatesLevelsSchema(StrictSchema):
+    current = _Tree(KindLevelsSchema, load_default=dict)
+    residual = _Tree(KindLevelsSchema, load_default=dict)
+
+
+class StatesTotalsSchema(StrictSchema):
+    current = _Tree(KindTotalsSchema, load_default=dict)
+    residual = _Tree(KindTotalsSchema, load_default=dict)
+
+
+class RiskDataSchema(StrictSchema):
+    total = _Tree(StatesTotalsSchema, load_default=dict)
+    risks = _Tree(StatesLevelsSchema, required=True)
+
+
+class RiskType(StatsType):
+    """Rollup row per (state, kind, level): k1 state, k2 kind, k3 level; m1 = value.
+
+    A level an analysis does not report counts as 0 in means (the denominator is every record).
+    """
+
+    name = "risk"
+    schema = RiskDataSchema
+
+    def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
+        for state, kinds in data["risks"].items():
+            for kind, levels in kinds.items():
+                for entry in levels:
+                    yield RollupRow(k1=state, k2=kind, k3=entry["level"], m1=entry["value"], n=n)

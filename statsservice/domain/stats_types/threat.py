@@ -1,0 +1,56 @@
+"""Threats and vulnerabilities: one item per knowledge-base object with count, max risk, rate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from marshmallow import ValidationError
+
+from statsservice.domain.stats_types.base import LabelEntry, RollupRow, StatsType
+from statsservice.domain.stats_types.fields import Count, Labelled, Number, UUIDString, Weight, labels_of
+
+
+class ObjectItemSchema(Labelled):
+    uuid = UUIDString(required=True)
+    count = Count(required=True)
+    maxRisk = Count(required=True)
+    averageRate = Number(required=True, maximum=10**6)
+    n = Weight()
+
+
+class ThreatType(StatsType):
+    """Rollup row per object: k1 = object uuid; m1 = count, m2 = maxRisk, m3 = averageRate."""
+
+    name = "threat"
+    schema = ObjectItemSchema
+    many = True
+
+    def load(self, data: Any) -> Any:
+        loaded = super().load(data)
+        seen: set[str] = set()
+        for index, item in enumerate(loaded):
+            if item["uuid"] in seen:
+                raise ValidationError({str(index): {"uuid": ["duplicate object in one record"]}})
+            seen.add(item["uuid"])
+        return loaded
+
+    def explode(self, data: list[dict], n: float) -> Iterable[RollupRow]:
+        for item in data:
+            yield RollupRow(
+                k1=item["uuid"],
+                m1=item["count"],
+                m2=item["maxRisk"],
+                m3=item["averageRate"],
+                n=item.get("n") or n,
+            )
+
+    def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
+        for item in data:
+            yield LabelEntry(item["uuid"], labels_of(item))
+
+
+class VulnerabilityType(ThreatType):
+    """Same shape and rollups as threats; a separate type so series never mix."""
+
+    name = "vulnerability"

@@ -1,0 +1,184 @@
+"""Stats records: idempotent batch upserts that keep rollups and labels in the same transaction,
+scoped reads and deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from statsservice.domain.stats_types import REGISTRY
+from statsservice.extensions import db
+from statsservice.storage.models import Label, Rollup, Stats, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A validated, normalised record ready to store."""
+
+    anr: str
+    type: str
+    date: date
+    data: Any
+    n: int = 1
+    uuid: str | None = None
+
+
+def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
+    """Insert or replace records on (client, anr, type, date); rebuild their rollups.
+
+    The caller commits (or rolls back): the whole batch is one transaction. Within a batch the
+    last record for a key wins.
+    """
+    latest: dict[tuple[str, str, date], NewRecord] = {}
+    for record in records:
+        latest[(record.anr, record.type, record.date)] = record
+    if not latest:
+        return []
+    existing = {
+        (s.anr, s.type, s.date): s
+        for s in db.session.scalars(
+            select(Stats).where(
+                Stats.client_id == client_id,
+                tuple_(Stats.anr, Stats.type, Stats.date).in_(list(latest)),
+            )
+        )
+    }
+    now = utcnow()
+    stored: list[Stats] = []
+    replaced_ids: list[int] = []
+    for key, record in latest.items():
+        row = existing.get(key)
+        if row is None:
+            row = Stats(
+                client_id=client_id, anr=record.anr, type=record.type, date=record.date, created_at=now
+            )
+            if record.uuid:
+                row.uuid = record.uuid
+            db.session.add(row)
+        else:
+            replaced_ids.append(row.id)
+        row.data, row.n, row.updated_at = record.data, record.n, now
+        stored.append(row)
+    if replaced_ids:
+        db.session.execute(delete(Rollup).where(Rollup.stats_id.in_(replaced_ids)))
+    db.session.flush()
+
+    rollups: list[dict[str, Any]] = []
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    for row in stored:
+        stats_type = REGISTRY[row.type]
+        base = {
+            "stats_id": row.id,
+            "client_id": client_id,
+            "anr": row.anr,
+            "type": row.type,
+            "date": row.date,
+        }
+        for r in stats_type.explode(row.data, row.n):
+            rollups.append(
+                {
+                    **base,
+                    "k1": r.k1,
+                    "k2": r.k2,
+                    "k3": r.k3,
+                    "k4": r.k4,
+                    "m1": r.m1,
+                    "m2": r.m2,
+                    "m3": r.m3,
+                    "n": r.n,
+                }
+            )
+        for entry in stats_type.labels(row.data):
+            labels[(row.type, entry.key)] = entry.labels
+    if rollups:
+        db.session.execute(insert(Rollup), rollups)
+    _upsert_labels(labels)
+    return stored
+
+
+def _upsert_labels(labels: dict[tuple[str, str], dict[str, str]]) -> None:
+    if not labels:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())]
+    statement = insert_fn(Label)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Label.type, Label.key], set_={"labels": statement.excluded.labels}
+    )
+    db.session.execute(statement, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsFilter:
+    """Selection used by reads: who may see what, and which records."""
+
+    type: str | None = None
+    client_id: int | None = None  # None: every client (admins, public aggregates)
+    date_from: date | None = None
+    date_to: date | None = None
+    anrs: tuple[str, ...] = ()
+    local_only: bool = False
+
+
+def _apply(query: Select, f: StatsFilter, model: Any = Stats) -> Select:
+    if f.type:
+        query = query.where(model.type == f.type)
+    if f.client_id is not None:
+        query = query.where(model.client_id == f.client_id)
+    if f.date_from:
+        query = query.where(model.date >= f.date_from)
+    if f.date_to:
+        query = query.where(model.date <= f.date_to)
+    if f.anrs:
+        query = query.where(model.anr.in_(f.anrs))
+    if f.local_only:
+        from statsservice.storage.models import Client
+
+        query = query.where(model.client_id.in_(select(Client.id).where(Client.local.is_(True))))
+    return query
+
+
+def list_records(
+    f: StatsFilter, *, get_last: bool = False, offset: int = 0, limit: int = 0
+) -> tuple[int, list[Stats]]:
+    """Records matching ``f`` (newest first), with the total count before paging.
+
+    ``get_last``: only the latest record per (client, analysis), dates ignored.
+    """
+    query = _apply(select(Stats), f)
+    if get_last:
+        f = StatsFilter(type=f.type, client_id=f.client_id, anrs=f.anrs, local_only=f.local_only)
+        latest = (
+            _apply(select(Stats.client_id, Stats.anr, func.max(Stats.date).label("d")), f)
+            .group_by(Stats.client_id, Stats.anr)
+            .subquery()
+        )
+        query = _apply(select(Stats), f).join(
+            latest,
+            (Stats.client_id == latest.c.client_id)
+            & (Stats.anr == latest.c.anr)
+            & (Stats.date == latest.c.d),
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(Stats.date.desc(), Stats.anr, Stats.id).offset(offset)
+    if limit:
+        query = query.limit(limit)
+    return total, list(db.session.scalars(query))
+
+
+def delete_analysis(client_id: int, anr: str) -> int:
+    """Delete one client's records of an analysis (rollups follow by cascade)."""
+    return db.session.execute(delete(Stats).where(Stats.client_id == client_id, Stats.anr == anr)).rowcount
+
+
+def count_by_type(types: Iterable[str] | None = None) -> dict[str, int]:
+    query = select(Stats.type, func.count()).group_by(Stats.type)
+    if types:
+        query = query.where(Stats.type.in_(list(types)))
+    return dict(db.session.execute(query).all())
