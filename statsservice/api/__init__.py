@@ -4,7 +4,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.api import errors, health
+    from statsservice.api import errors, health, v1
 
     errors.register(app)
     app.register_blueprint(health.bp)
+    v1.register(app)
