@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from statsservice.api.auth import current_client, require_client
 from statsservice.api.errors import ApiError
+from statsservice.api.v1.params import HubBlueprint
 from statsservice.extensions import db
 
 URL_PREFIX = "/client"
-blp = Blueprint("clients", __name__, description="Clients of the hub")
+blp = HubBlueprint("clients", __name__, description="Clients of the hub")
 
 
 class ClientMeSchema(ma.Schema):
