@@ -23,6 +23,12 @@ REMOTE_STATS_TOKEN = ""
 FEDERATION_MIN_ANALYSES = 3
 FEDERATION_STRIP_LABELS = False
 FEDERATION_BATCH_SIZE = 200
+FEDERATION_WINDOW_DAYS = 90  # default window of stats_push (re-collected days are re-sent)
+FEDERATION_RETRIES = 3  # per request, on connection errors and 429/5xx, with exponential backoff
+FEDERATION_BACKOFF = 0.5
+FEDERATION_TIMEOUT = 60
+FEDERATION_PULL_PERIOD = "month"  # aggregation_period of the community series stats_pull fetches
+FEDERATION_PULL_DAYS = 365
 
 # Retention
 PURGE_NB_MONTHS = 36

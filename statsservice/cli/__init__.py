@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients
+    from statsservice.cli import clients, federation
 
     clients.register(app)
+    federation.register(app)

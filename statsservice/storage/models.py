@@ -133,3 +133,34 @@ class Label(db.Model):
     type: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(255))
     labels: Mapped[object] = mapped_column(JSONType)
+
+
+class FederationDelivery(db.Model):
+    """What this hub last delivered to the global hub for one (type, day): the outbox watermark.
+
+    ``digest`` is the SHA-256 of the aggregate as sent; a run re-sends a day only when it differs.
+    """
+
+    __tablename__ = "federation_delivery"
+    __table_args__ = (UniqueConstraint("type", "date", name="uq_federation_delivery_type_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    digest: Mapped[str] = mapped_column(String(64))
+    analyses: Mapped[int] = mapped_column(Integer)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CommunitySeries(db.Model):
+    """A processed series fetched from the global hub by ``stats_pull`` (read-only, replaced)."""
+
+    __tablename__ = "community_series"
+    __table_args__ = (UniqueConstraint("processor", "period", name="uq_community_series_processor_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    processor: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[object] = mapped_column(JSONType)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

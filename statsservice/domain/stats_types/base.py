@@ -4,7 +4,7 @@ processors. Adding a type means one module subclassing ``StatsType`` and one reg
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,3 +64,32 @@ class StatsType:
     def labels(self, data: Any) -> Iterable[LabelEntry]:
         """Knowledge-base labels carried by a record (latest upload wins)."""
         return ()
+
+    def aggregate(self, records: Sequence[tuple[Any, float]]) -> Any:
+        """Merge normalised records ``(data, weight)`` into one federation aggregate.
+
+        The result has the type's own shape, each element carrying its mean values and, where
+        elements can be absent from some records, its weight ``n``. Merging is exact: exploding
+        the aggregate gives rollups whose weighted sums equal those of the inputs.
+        """
+        raise NotImplementedError
+
+
+class Mean:
+    """Weighted running means of several named values, with their total weight."""
+
+    __slots__ = ("sums", "weight")
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.weight = 0.0
+
+    def add(self, weight: float, **values: float) -> None:
+        self.weight += weight
+        for name, value in values.items():
+            self.sums[name] = self.sums.get(name, 0.0) + weight * value
+
+    def means(self, total: float | None = None) -> dict[str, float]:
+        """Means over this accumulator's weight, or over ``total`` (absent counts as 0)."""
+        divisor = total if total is not None else self.weight
+        return {name: value / divisor for name, value in self.sums.items()}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from marshmallow import fields
 
-from statsservice.domain.stats_types.base import RollupRow, StatsType
+from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
 from statsservice.domain.stats_types.risk import _Tree
 
@@ -49,3 +49,24 @@ class CartographyType(StatsType):
                 for impact, cells in rows.items():
                     for column, count in cells.items():
                         yield RollupRow(k1=state, k2=kind, k3=impact, k4=column, m1=count, n=n)
+
+    def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
+        """Mean count per cell over every record (a missing cell counts as 0); scales united."""
+        weight = sum(w for _, w in records)
+        cells: dict[tuple[str, str, str, str], Mean] = {}
+        scales: dict[str, set[int]] = {}
+        for data, w in records:
+            for axis, values in data.get("scales", {}).items():
+                scales.setdefault(axis, set()).update(values)
+            for state, kinds in data["risks"].items():
+                for kind, rows in kinds.items():
+                    for impact, row in rows.items():
+                        for column, count in row.items():
+                            cells.setdefault((state, kind, impact, column), Mean()).add(w, count=count)
+        risks: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        for (state, kind, impact, column), acc in sorted(
+            cells.items(), key=lambda kv: (kv[0][:2], *map(int, kv[0][2:]))
+        ):
+            row = risks.setdefault(state, {}).setdefault(kind, {}).setdefault(impact, {})
+            row[column] = acc.means(weight)["count"]
+        return {"scales": {axis: sorted(values) for axis, values in sorted(scales.items())}, "risks": risks}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
 
-from statsservice.domain.stats_types.base import LabelEntry, RollupRow, StatsType
+from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
     ItemSchema,
     Labelled,
@@ -59,6 +59,32 @@ def category_key(referential: str, category_label: str) -> str:
     return f"{referential}/{category_label}"
 
 
+def _cells(ref: dict, n: float) -> Iterator[tuple[str, str, float, float, float]]:
+    """(category, control code or "", current, target, weight) over the union of both sides.
+
+    A side that lacks a category or control counts 0; the weight is the element's own ``n``
+    (aggregates), else its category's, else the referential's, else the record's.
+    """
+    ref_weight = ref.get("n") or n
+    current = {cat["label1"]: cat for cat in ref["current"]}
+    target = {cat["label1"]: cat for cat in ref["target"]}
+    for name in {**current, **target}:
+        cur, tgt = current.get(name), target.get(name)
+        weight = (cur or tgt or {}).get("n") or ref_weight
+        yield name, "", cur["value"] if cur else 0.0, tgt["value"] if tgt else 0.0, weight
+        cur_controls = {c["code"]: c for c in (cur or {}).get("controls", [])}
+        tgt_controls = {c["code"]: c for c in (tgt or {}).get("controls", [])}
+        for code in {**cur_controls, **tgt_controls}:
+            a, b = cur_controls.get(code), tgt_controls.get(code)
+            yield (
+                name,
+                code,
+                a["value"] if a else 0.0,
+                b["value"] if b else 0.0,
+                (a or b or {}).get("n") or weight,
+            )
+
+
 class ComplianceType(StatsType):
     """Rollup rows: per category (k1 referential, k2 category label1, k3 "") and per control
     (k3 = control code); m1 = current value, m2 = target value. Weight: the referential's ``n``."""
@@ -76,29 +102,45 @@ class ComplianceType(StatsType):
 
     def explode(self, data: list[dict], n: float) -> Iterable[RollupRow]:
         for ref in data:
-            weight = ref.get("n") or n
-            targets = {cat["label1"]: cat for cat in ref["target"]}
-            categories = {cat["label1"]: cat for cat in ref["current"]}
-            for name in {**categories, **targets}:
-                current, target = categories.get(name), targets.get(name)
-                yield RollupRow(
-                    k1=ref["referential"],
-                    k2=name,
-                    m1=current["value"] if current else 0.0,
-                    m2=target["value"] if target else 0.0,
-                    n=weight,
-                )
-                cur_controls = {c["code"]: c["value"] for c in (current or {}).get("controls", [])}
-                tgt_controls = {c["code"]: c["value"] for c in (target or {}).get("controls", [])}
-                for code in {**cur_controls, **tgt_controls}:
-                    yield RollupRow(
-                        k1=ref["referential"],
-                        k2=name,
-                        k3=code,
-                        m1=cur_controls.get(code, 0.0),
-                        m2=tgt_controls.get(code, 0.0),
-                        n=weight,
+            for name, code, current, target, weight in _cells(ref, n):
+                yield RollupRow(k1=ref["referential"], k2=name, k3=code, m1=current, m2=target, n=weight)
+
+    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
+        """Per referential, category and control: weighted means of current and target values;
+        each element's ``n`` is the weight of the records that report it."""
+        refs: dict[str, Mean] = {}
+        cells: dict[str, dict[tuple[str, str], Mean]] = {}
+        labels: dict[str, dict[str, str]] = {}
+        measures: dict[tuple[str, str, str], str | None] = {}
+        for data, weight in records:
+            for ref in data:
+                key = ref["referential"]
+                refs.setdefault(key, Mean()).add(ref.get("n") or weight)
+                labels[key] = labels_of(ref)
+                for cat in ref["current"] + ref["target"]:
+                    labels[category_key(key, cat["label1"])] = labels_of(cat)
+                    for control in cat["controls"]:
+                        measures[(key, cat["label1"], control["code"])] = control.get("measure")
+                for name, code, current, target, w in _cells(ref, weight):
+                    cells.setdefault(key, {}).setdefault((name, code), Mean()).add(
+                        w, current=current, target=target
                     )
+        out = []
+        for key, ref_acc in refs.items():
+            sides: dict[str, list[dict]] = {"current": [], "target": []}
+            for (name, code), acc in cells.get(key, {}).items():
+                means = acc.means()
+                for side in sides:
+                    if not code:
+                        category = {**labels[category_key(key, name)], "value": means[side], "n": acc.weight}
+                        sides[side].append({**category, "controls": []})
+                    else:
+                        control = {"code": code, "value": means[side], "n": acc.weight}
+                        if measures.get((key, name, code)):
+                            control["measure"] = measures[(key, name, code)]
+                        next(c for c in sides[side] if c["label1"] == name)["controls"].append(control)
+            out.append({"referential": key, **labels[key], **sides, "n": ref_acc.weight})
+        return out
 
     def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
         for ref in data:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from statsservice.domain.stats_types.base import RollupRow, StatsType
-from statsservice.domain.stats_types.fields import Count, ItemSchema, Number, StrictSchema
+from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
 
 STATES = ("current", "residual")
 KINDS = ("informational", "operational")
@@ -37,8 +37,8 @@ class KindLevelsSchema(StrictSchema):
 
 
 class KindTotalsSchema(StrictSchema):
-    informational = Count(load_default=0)
-    operational = Count(load_default=0)
+    informational = Number(load_default=0, maximum=10**9)
+    operational = Number(load_default=0, maximum=10**9)
 
 
 class _Tree(fields.Nested):
@@ -77,3 +77,28 @@ class RiskType(StatsType):
             for kind, levels in kinds.items():
                 for entry in levels:
                     yield RollupRow(k1=state, k2=kind, k3=entry["level"], m1=entry["value"], n=n)
+
+    def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
+        """Mean of each level and total over every record (a level not reported counts as 0)."""
+        weight = sum(w for _, w in records)
+        levels: dict[tuple[str, str, str], Mean] = {}
+        totals: dict[tuple[str, str], Mean] = {}
+        for data, w in records:
+            for state, kinds in data["risks"].items():
+                for kind, entries in kinds.items():
+                    for entry in entries:
+                        levels.setdefault((state, kind, entry["level"]), Mean()).add(w, value=entry["value"])
+            for state, kinds in data.get("total", {}).items():
+                for kind, value in kinds.items():
+                    totals.setdefault((state, kind), Mean()).add(w, value=value)
+        risks: dict[str, dict[str, list[dict]]] = {}
+        for (state, kind, level), acc in sorted(
+            levels.items(), key=lambda kv: (kv[0][:2], LEVELS.index(kv[0][2]))
+        ):
+            risks.setdefault(state, {}).setdefault(kind, []).append(
+                {"level": level, "value": acc.means(weight)["value"]}
+            )
+        total: dict[str, dict[str, float]] = {}
+        for (state, kind), acc in sorted(totals.items()):
+            total.setdefault(state, {})[kind] = acc.means(weight)["value"]
+        return {"total": total, "risks": risks}

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from marshmallow import ValidationError
 
-from statsservice.domain.stats_types.base import LabelEntry, RollupRow, StatsType
-from statsservice.domain.stats_types.fields import Count, Labelled, Number, UUIDString, Weight, labels_of
+from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.fields import Labelled, Number, UUIDString, Weight, labels_of
 
 
 class ObjectItemSchema(Labelled):
     uuid = UUIDString(required=True)
-    count = Count(required=True)
-    maxRisk = Count(required=True)
+    # whole numbers from a Front Office, means in a federation aggregate
+    count = Number(required=True, maximum=10**9)
+    maxRisk = Number(required=True, maximum=10**9)
     averageRate = Number(required=True, maximum=10**6)
     n = Weight()
 
@@ -48,6 +49,24 @@ class ThreatType(StatsType):
     def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
         for item in data:
             yield LabelEntry(item["uuid"], labels_of(item))
+
+    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
+        """Per object: weighted means over the records that list it; ``n`` = their weight."""
+        objects: dict[str, Mean] = {}
+        labels: dict[str, dict[str, str]] = {}
+        for data, weight in records:
+            for item in data:
+                objects.setdefault(item["uuid"], Mean()).add(
+                    item.get("n") or weight,
+                    count=item["count"],
+                    maxRisk=item["maxRisk"],
+                    averageRate=item["averageRate"],
+                )
+                labels[item["uuid"]] = labels_of(item)
+        return [
+            {"uuid": uuid, **labels[uuid], **acc.means(), "n": acc.weight}
+            for uuid, acc in sorted(objects.items())
+        ]
 
 
 class VulnerabilityType(ThreatType):

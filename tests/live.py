@@ -1,0 +1,109 @@
+"""Real hub processes on loopback for end-to-end tests: gunicorn serving ``create_app()`` on its
+own database and instance folder, configured only through the environment like production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveHub:
+    """A hub with its own SQLite database (or ``database_url``) under ``root``."""
+
+    root: Path
+    config: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_")}
+        env.pop("STATS_CONFIG", None)
+        env["STATS_INSTANCE_PATH"] = str(self.root / "instance")
+        env["STATSSERVICE_SQLALCHEMY_DATABASE_URI"] = self.database_url or f"sqlite:///{self.root / 'hub.db'}"
+        env.update({f"STATSSERVICE_{key}": value for key, value in self.config.items()})
+        return env
+
+    def flask(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(BIN / "flask"), "--app", "statsservice", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def create_client(self, name: str, *extra: str) -> tuple[str, str]:
+        """Register a client through the CLI; return (uuid, token)."""
+        lines = self.flask("client_create", "--name", name, *extra).stdout.splitlines()
+        fields = dict(line.split(": ", 1) for line in lines)
+        return fields["UUID"], fields["Token"]
+
+    def start(self) -> LiveHub:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.flask("db", "upgrade")
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "120",
+                "statsservice:create_app()",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "gunicorn.log", "ab"),  # noqa: SIM115 - lives as long as the process
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"hub did not start: {(self.root / 'gunicorn.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

@@ -1,0 +1,67 @@
+"""Federation aggregates are exact: exploding a merge gives the same weighted sums as the inputs.
+
+This is what lets the global hub's processors (weighted by ``n``) equal processors over the raw
+records of every hub.
+"""
+
+from collections import defaultdict
+from datetime import date
+
+import pytest
+
+from statsservice.demo.payloads import Generator
+from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+
+
+def weighted_sums(type_name, records):
+    """Per rollup key: (sum n*m1, sum n*m2, sum n*m3, sum n)."""
+    stats_type = REGISTRY[type_name]
+    sums = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    for data, weight in records:
+        for row in stats_type.explode(data, weight):
+            acc = sums[(row.k1, row.k2, row.k3, row.k4)]
+            acc[0] += row.n * row.m1
+            acc[1] += row.n * row.m2
+            acc[2] += row.n * row.m3
+            acc[3] += row.n
+    return sums
+
+
+def records_for(type_name, anrs, day, seed):
+    gen = Generator(seed=seed, anrs=anrs, php_quirks=True)
+    loaded = []
+    for index in range(anrs):
+        record = next(r for r in gen.day_batch(index, day) if r["type"] == type_name)
+        loaded.append((REGISTRY[type_name].load(record["data"]), 1))
+    return loaded
+
+
+def assert_same_sums(expected, actual, dense):
+    keys = set(expected) | set(actual)
+    for key in keys:
+        e, a = expected.get(key, [0.0] * 4), actual.get(key, [0.0] * 4)
+        for i in range(3):
+            assert a[i] == pytest.approx(e[i], rel=1e-12, abs=1e-9), (key, i)
+        if not dense:
+            assert a[3] == pytest.approx(e[3]), key
+
+
+@pytest.mark.parametrize("type_name", TYPE_NAMES)
+def test_aggregate_preserves_weighted_sums(type_name):
+    stats_type = REGISTRY[type_name]
+    raw = records_for(type_name, 7, date(2026, 3, 2), seed=3)
+    dense = type_name in ("risk", "cartography")  # means over every record: weight is the record's
+
+    merged = stats_type.aggregate(raw)
+    reloaded = stats_type.load(merged)  # an aggregate is valid input for a global hub
+    assert_same_sums(weighted_sums(type_name, raw), weighted_sums(type_name, [(reloaded, len(raw))]), dense)
+
+    # merging aggregates of two hubs equals aggregating all raw records together
+    other = records_for(type_name, 4, date(2026, 3, 2), seed=9)
+    both = stats_type.aggregate([(merged, len(raw)), (stats_type.aggregate(other), len(other))])
+    everything = stats_type.aggregate(raw + other)
+    assert_same_sums(
+        weighted_sums(type_name, [(everything, len(raw) + len(other))]),
+        weighted_sums(type_name, [(stats_type.load(both), len(raw) + len(other))]),
+        dense,
+    )
