@@ -68,7 +68,8 @@ def test_labels_kept_by_default_and_stripped_on_request(make_app, app, client):
     output, _ = dry_run(app.test_cli_runner())
     assert "Ransomware" in output or "Fire" in output
     stripped_app = make_app(FEDERATION_STRIP_LABELS=True)
-    output, payloads = dry_run(stripped_app.test_cli_runner())
+    with stripped_app.app_context():  # the CLI runs in the innermost app context
+        output, payloads = dry_run(stripped_app.test_cli_runner())
     assert "(fr)" not in output and "category" not in output
     compliance = next(p for p in payloads if p["type"] == "compliance")["data"]
     categories = [cat["label1"] for ref in compliance for cat in ref["current"]]
