@@ -62,11 +62,16 @@ def make_app(database_url, instance_dir):
 def app(make_app):
     app = make_app()
     with app.app_context():
+        _empty_tables()  # live-server tests may have written to a shared test database
         yield app
         db.session.remove()
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
+        _empty_tables()
+
+
+def _empty_tables() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
 
 
 @pytest.fixture

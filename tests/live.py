@@ -84,19 +84,27 @@ class LiveHub:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "gunicorn.log", "ab"),  # noqa: SIM115 - lives as long as the process
+            start_new_session=True,  # its own process group, so kill() reaches the workers too
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or too slow to answer under load
                 pass
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)
         self.stop()
         raise AssertionError(f"hub did not start: {(self.root / 'gunicorn.log').read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once, as a power cut or the OOM killer would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
