@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, create_engine, text
 
 from statsservice import create_app
 from statsservice.extensions import db
@@ -23,9 +23,14 @@ def database_url(tmp_path_factory) -> str:
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     engine = create_engine(url)
-    meta = MetaData()
-    meta.reflect(engine)
-    meta.drop_all(engine)  # start from an empty database, even on a reused PostgreSQL
+    if engine.dialect.name == "postgresql":  # start empty, functions and triggers included
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        meta = MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)
     engine.dispose()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
     with app.app_context():

@@ -1,8 +1,10 @@
-"""``X-API-KEY`` authentication for the API (SPEC §2): 401 missing, 403 unknown or inactive."""
+"""``X-API-KEY`` authentication for the API (SPEC §2): 401 missing, 403 unknown or inactive,
+426 for a MONARC Front Office older than ``MIN_FO_VERSION``."""
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from flask import current_app, g, request
@@ -11,12 +13,37 @@ from statsservice.api.errors import ApiError
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client
 
+FO_AGENT = re.compile(r"^\s*MONARC/v?(\d+(?:\.\d+)*)", re.IGNORECASE)
+
 
 def current_client() -> Client:
     return g.client
 
 
+def version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.10.2"`` → ``(2, 10, 2)``; trailing zeros dropped so 2.10 == 2.10.0."""
+    parts = [int(part) for part in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def check_user_agent() -> None:
+    """Refuse a Front Office too old to talk to this hub; any other user agent passes."""
+    match = FO_AGENT.match(request.headers.get("User-Agent", ""))
+    if not match or len(match.group(1)) > 40:
+        return
+    minimum = str(current_app.config["MIN_FO_VERSION"])
+    if version_tuple(match.group(1)) < version_tuple(minimum):
+        raise ApiError(
+            426,
+            f"MONARC {match.group(1)} is too old for this stats service: upgrade to {minimum} or later",
+            {"User-Agent": [f"MONARC/{minimum} or later is required"]},
+        )
+
+
 def authenticate_request() -> Client:
+    check_user_agent()
     token = request.headers.get("X-API-KEY", "")
     if not token:
         raise ApiError(401, "missing X-API-KEY header", {"X-API-KEY": ["required"]})

@@ -31,7 +31,8 @@ class HubApi(Api):
 
 
 def register(app: Flask) -> None:
-    from statsservice.api.v1 import clients
+    from statsservice.api import docs
+    from statsservice.api.v1 import clients, processed, schemas, stats
 
     app.config.setdefault("API_TITLE", "statsservice")
     app.config.setdefault("API_VERSION", __version__)
@@ -46,5 +47,7 @@ def register(app: Flask) -> None:
             }
         },
     )
-    for module in (clients,):
+    schemas.register_openapi(api)
+    for module in (clients, stats, processed):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.URL_PREFIX)
+    docs.register(app, api)

@@ -2,42 +2,74 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
-from flask.views import MethodView
+import http
 
-from statsservice.api.auth import current_client, require_client
+from flask import Response, g
+from flask.views import MethodView
+from sqlalchemy.exc import IntegrityError
+
+from statsservice.api.auth import current_client
 from statsservice.api.errors import ApiError
 from statsservice.api.v1.params import HubBlueprint
+from statsservice.api.v1.schemas import (
+    ClientCreatedSchema,
+    ClientCreateSchema,
+    ClientMeSchema,
+    SharingPatchSchema,
+)
 from statsservice.extensions import db
+from statsservice.storage import clients as registry
+from statsservice.storage.clients import ClientError
 
 URL_PREFIX = "/client"
 blp = HubBlueprint("clients", __name__, description="Clients of the hub")
 
 
-class ClientMeSchema(ma.Schema):
-    name = ma.fields.String(required=True)
-    token = ma.fields.String(required=True, metadata={"description": "echo of the X-API-KEY used"})
-    role = ma.fields.Integer(required=True)
-    is_sharing_enabled = ma.fields.Boolean(required=True)
-
-
-class SharingPatchSchema(ma.Schema):
-    is_sharing_enabled = ma.fields.Boolean(required=True)
+@blp.route("/")
+class Clients(MethodView):
+    @blp.authenticated(admin=True)
+    @blp.arguments(ClientCreateSchema)
+    @blp.response(201, ClientCreatedSchema, description="The client is created; its token is shown once.")
+    @blp.alt_response(304, description="A client with this name exists already: nothing changed.")
+    @blp.alt_response(400, response=http.HTTPStatus(400).name)
+    @blp.alt_response(409, response=http.HTTPStatus(409).name)
+    def post(self, body: dict):
+        """Provision a client (admins only). Provisioning tools treat 201 and 304 as success."""
+        if registry.get_by_name(body["name"].strip()) is not None:
+            return Response(status=304)
+        try:
+            client, token = registry.create_client(
+                body["name"], token=body.get("token"), is_sharing_enabled=body["is_sharing_enabled"]
+            )
+        except (ClientError, IntegrityError) as exc:
+            # the schema checked name and token: left are a concurrent creation of the same name
+            # (success for provisioning) and a token another client already uses
+            db.session.rollback()
+            if registry.get_by_name(body["name"].strip()) is not None:
+                return Response(status=304)
+            reason = str(exc) if isinstance(exc, ClientError) else "this token is already used"
+            raise ApiError(409, reason, {"token": [reason]}) from None
+        return {
+            "uuid": client.uuid,
+            "name": client.name,
+            "role": client.role,
+            "token": token,
+            "is_sharing_enabled": client.is_sharing_enabled,
+        }
 
 
 @blp.route("/me")
 class ClientMe(MethodView):
-    decorators = [require_client()]
-
+    @blp.authenticated()
     @blp.response(200, ClientMeSchema)
-    @blp.doc(security=[{"ApiKey": []}])
     def get(self):
-        """The calling client; ``token`` echoes the key used (the Front Office compares it)."""
+        """The calling client; `token` echoes the key used (the Front Office compares it)."""
         return _me()
 
+    @blp.authenticated()
     @blp.arguments(SharingPatchSchema)
     @blp.response(200, ClientMeSchema)
-    @blp.doc(security=[{"ApiKey": []}])
+    @blp.alt_response(400, response=http.HTTPStatus(400).name)
     def patch(self, body: dict):
         """Turn federation sharing on or off for the calling client."""
         client = current_client()
@@ -47,11 +79,7 @@ class ClientMe(MethodView):
 
 
 def _me() -> dict:
-    from flask import g
-
     client = current_client()
-    if client is None:  # pragma: no cover - require_client guarantees it
-        raise ApiError(401, "not authenticated")
     return {
         "name": client.name,
         "token": g.token,

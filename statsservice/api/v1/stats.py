@@ -1,0 +1,212 @@
+"""``/api/v1/stats/``: what a MONARC Front Office uploads, reads back and deletes (SPEC §3).
+
+Uploads are idempotent on (client, anr, type, date), stored in one transaction per batch;
+invalid records are reported one by one and never stored. Reads and deletes are scoped to the
+caller (admins read everything, and still delete only their own records).
+"""
+
+from __future__ import annotations
+
+import calendar
+import http
+import uuid as uuid_mod
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from statsservice.api.auth import current_client
+from statsservice.api.errors import BODY, ApiError, flatten
+from statsservice.api.v1.params import HubBlueprint, request_json, text_errors
+from statsservice.api.v1.schemas import (
+    MAX_PAGE,
+    UPLOAD_BODY,
+    StatsListSchema,
+    StatsQuerySchema,
+    StatsRecordSchema,
+    UploadReportSchema,
+)
+from statsservice.extensions import db
+from statsservice.observability.metrics import record_upload
+from statsservice.storage.models import Stats
+from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, list_records, upsert_records
+
+URL_PREFIX = "/stats"
+blp = HubBlueprint("stats", __name__, description="Stats records: upload, read back, delete")
+
+DEFAULT_MONTHS = 3
+STORE_SLICE = 2000  # records per upsert statement
+Key = tuple[str, str, date]
+
+
+def _ref(status: int) -> str:
+    """Name of flask-smorest's registered response for a status (e.g. ``BAD_REQUEST``)."""
+    return http.HTTPStatus(status).name
+
+
+@blp.route("/")
+class StatsCollection(MethodView):
+    @blp.authenticated()
+    @blp.arguments(StatsQuerySchema, location="query")
+    @blp.response(200, StatsListSchema)
+    @blp.alt_response(400, response=_ref(400))
+    def get(self, params: dict) -> dict:
+        """The caller's records of one type (an admin's: every client's), newest first.
+
+        Parameters may come in a JSON body, as the Front Office sends them, or in the query.
+        """
+        client = current_client()
+        date_to = params.get("date_to") or date.today()
+        date_from = params.get("date_from") or months_before(date_to, DEFAULT_MONTHS)
+        selection = StatsFilter(
+            type=params["type"],
+            client_id=None if client.is_admin else client.id,
+            date_from=date_from,
+            date_to=date_to,
+            anrs=tuple(dict.fromkeys(params["anrs"])),
+        )
+        offset, limit = params["offset"], params["limit"]
+        total, rows = list_records(
+            selection, get_last=params["get_last"], offset=offset, limit=limit or MAX_PAGE
+        )
+        if not limit and total - offset > MAX_PAGE:
+            limit = MAX_PAGE  # "all" was more than one page: say which page size applied
+        return {
+            "metadata": {"count": total, "offset": offset, "limit": limit},
+            "data": [
+                {"uuid": r.uuid, "anr": r.anr, "type": r.type, "date": r.date.isoformat(), "data": r.data}
+                for r in rows
+            ],
+        }
+
+    @blp.authenticated()
+    @blp.doc(requestBody=UPLOAD_BODY)
+    @blp.response(201, UploadReportSchema, description="Every record stored.")
+    @blp.alt_response(
+        207, schema=UploadReportSchema, description="Some records stored, the others refused (see errors)."
+    )
+    @blp.alt_response(400, response=_ref(400))
+    @blp.alt_response(409, response=_ref(409))
+    @blp.alt_response(413, response=_ref(413))
+    @blp.alt_response(422, schema=UploadReportSchema, description="No record valid: nothing stored.")
+    def post(self) -> Any:
+        """Store a batch of records for the caller; a record already stored for its
+        (anr, type, date) is replaced."""
+        client = current_client()
+        body = request_json(request, check_text=False)
+        if not isinstance(body, list):
+            raise ApiError(400, "the request body must be a JSON list of records", {BODY: ["must be a list"]})
+        if not body:
+            raise ApiError(
+                400, "the request body holds no record", {BODY: ["at least one record is required"]}
+            )
+        maximum = current_app.config["MAX_BATCH_RECORDS"]
+        if len(body) > maximum:
+            raise ApiError(
+                413, f"at most {maximum} records per request", {BODY: [f"at most {maximum} records"]}
+            )
+
+        records, errors = _validate(body, hub_client=not client.local)
+        _refuse_taken_uuids(client.id, records, errors)
+        refused = sorted(set(range(len(body))) - set(records))
+        if not records:
+            report = _report(f"no record stored: {len(refused)} refused", errors, [], refused)
+            return report, 422
+        uuids = _store(client.id, list(records.values()))
+        stored = [uuids[(r.anr, r.type, r.date)] for r in records.values()]
+        if refused:
+            message = f"{len(stored)} records stored, {len(refused)} refused"
+            return _report(message, errors, stored, refused), 207
+        return _report(f"{len(stored)} records stored", {}, stored, [])
+
+
+@blp.route("/<uuid:anr>")
+class StatsAnalysis(MethodView):
+    @blp.authenticated()
+    @blp.response(204, description="The caller's records of this analysis are deleted.")
+    @blp.alt_response(404, response=_ref(404))
+    def delete(self, anr: uuid_mod.UUID) -> Response:
+        """Delete the caller's records of one analysis (never another client's)."""
+        removed = delete_analysis(current_client().id, str(anr))
+        if not removed:
+            raise ApiError(404, "no records of this analysis for this client", {"anr": ["not found"]})
+        db.session.commit()
+        return Response(status=204)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
+    index = day.year * 12 + day.month - 1 - months
+    if index < 12:
+        return date.min
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _validate(body: list, *, hub_client: bool) -> tuple[dict[int, NewRecord], dict[str, list[str]]]:
+    """Valid records by index, and the reasons of the others keyed ``index.field``."""
+    schema = StatsRecordSchema(hub_client=hub_client)
+    records: dict[int, NewRecord] = {}
+    errors: dict[str, list[str]] = {}
+    for index, raw in enumerate(body):
+        bad_text = text_errors(raw, str(index))
+        if bad_text:
+            errors.update(bad_text)
+            continue
+        try:
+            records[index] = schema.load(raw)
+        except ValidationError as exc:
+            errors.update(flatten(exc.messages, str(index)))
+    return records, errors
+
+
+def _refuse_taken_uuids(client_id: int, records: dict[int, NewRecord], errors: dict[str, list[str]]) -> None:
+    """A supplied uuid may only name this client's record of the same key (or a new one)."""
+    wanted = {r.uuid for r in records.values() if r.uuid}
+    if not wanted:
+        return
+    owners: dict[str, tuple[int, Key]] = {
+        row.uuid: (row.client_id, (row.anr, row.type, row.date))
+        for row in db.session.execute(
+            select(Stats.uuid, Stats.client_id, Stats.anr, Stats.type, Stats.date).where(
+                Stats.uuid.in_(wanted)
+            )
+        )
+    }
+    for index, record in list(records.items()):
+        if not record.uuid:
+            continue
+        key = (record.anr, record.type, record.date)
+        owner = owners.setdefault(record.uuid, (client_id, key))
+        if owner != (client_id, key):
+            del records[index]
+            errors[f"{index}.uuid"] = ["already names another record"]
+
+
+def _store(client_id: int, records: list[NewRecord]) -> dict[Key, str]:
+    """Upsert the batch in one transaction; the uuid stored for each key.
+
+    Slices keep each statement under the databases' bind-parameter limits (SQLite: 32766); they
+    share the transaction, so the batch is still stored whole or not at all. A concurrent upload
+    of the same keys can win the race to insert: retry once, as a replace.
+    """
+    for _attempt in range(2):
+        try:
+            uuids: dict[Key, str] = {}
+            for start in range(0, len(records), STORE_SLICE):
+                rows = upsert_records(client_id, records[start : start + STORE_SLICE])
+                uuids.update({(row.anr, row.type, row.date): row.uuid for row in rows})
+            db.session.commit()
+            return uuids
+        except IntegrityError:
+            db.session.rollback()
+    raise ApiError(409, "a concurrent upload changed the same records: retry", {BODY: ["conflict"]})
+
+
+def _report(message: str, errors: dict, stored: list[str], refused: list[int]) -> dict:
+    record_upload(accepted=len(stored), refused=len(refused))
+    return {"message": message, "errors": errors, "stored": stored, "refused": refused}

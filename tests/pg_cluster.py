@@ -1,0 +1,76 @@
+"""A private PostgreSQL cluster on loopback for tests that must stop or restart the server.
+
+Runs as the unprivileged ``postgres`` user when the tests run as root (CI does), as the
+current user otherwise. The binaries come from Debian's package (``.ci/setup.d/postgresql.sh``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.live import free_port
+
+
+def pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries missing: run .ci/setup.d/postgresql.sh")
+    return Path(found[-1]).parent
+
+
+class PrivateCluster:
+    def __init__(self, root: Path):
+        self.root, self.port, self.bin = root, free_port(), pg_bin()
+        self.data = root / "data"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/hub"
+
+    def start(self) -> PrivateCluster:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            os.chmod(self.root, 0o755)
+            for parent in self.root.parents:  # the postgres user must reach the folder
+                if parent == Path("/"):
+                    break
+                os.chmod(parent, os.stat(parent).st_mode | 0o005)
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+            self._pg_ctl("start")
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "hub")
+        else:
+            self._pg_ctl("start")
+        return self
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-o",
+            options,
+            action,
+            *extra,
+        )
+
+    def stop(self) -> None:
+        self._pg_ctl("stop", "-m", "fast")
+
+    def restart(self) -> None:
+        self._pg_ctl("restart", "-m", "fast")
