@@ -1,7 +1,12 @@
-"""Web layer: the public dashboard pages and their chart JSON."""
+"""Web layer: the public dashboard pages (English and French) and their chart JSON."""
 
 from flask import Flask
 
 
 def register(app: Flask) -> None:
-    """Dashboard blueprints are registered here."""
+    """Languages, the public JSON routes and the HTML pages."""
+    from statsservice.web import i18n, pages, public
+
+    i18n.init(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(pages.bp)

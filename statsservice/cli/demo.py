@@ -1,0 +1,110 @@
+"""``flask stats_demo``: fill an empty hub with realistic demo data, so a fresh install shows a
+living dashboard. The data belongs to clearly named demo clients that never share upward."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from statsservice.demo.payloads import Generator
+from statsservice.domain.stats_types import REGISTRY
+from statsservice.extensions import db
+from statsservice.storage import clients as registry
+from statsservice.storage.models import Stats
+from statsservice.storage.stats import NewRecord, upsert_records
+
+DEMO_PREFIX = "Demo client"
+#: (place, latitude, longitude); None: a demo client the map cannot show
+DEMO_SITES: tuple[tuple[str, float | None, float | None], ...] = (
+    ("Luxembourg", 49.61, 6.13),
+    ("Brussels", 50.85, 4.35),
+    ("Strasbourg", 48.57, 7.75),
+    ("Lisbon", 38.72, -9.14),
+    ("no coordinates", None, None),
+)
+
+
+def demo_name(index: int) -> str:
+    place = DEMO_SITES[index][0]
+    return f"{DEMO_PREFIX} {index + 1} ({place})"
+
+
+def demo_client_ids() -> list[int]:
+    names = [demo_name(i) for i in range(len(DEMO_SITES))]
+    return [client.id for client in registry.list_clients() if client.name in names]
+
+
+def _other_clients_have_stats(demo_ids: list[int]) -> bool:
+    query = select(Stats.id).limit(1)
+    if demo_ids:
+        query = query.where(Stats.client_id.not_in(demo_ids))
+    return db.session.scalar(query) is not None
+
+
+def _ensure_demo_client(index: int) -> int:
+    name = demo_name(index)
+    client = registry.get_by_name(name)
+    if client is None:
+        # sharing is off: demo data must never reach a global hub
+        client, _token = registry.create_client(name, is_sharing_enabled=False)
+    _place, latitude, longitude = DEMO_SITES[index]
+    if client.latitude != latitude or client.longitude != longitude:
+        registry.set_coordinates(client.uuid, latitude, longitude)
+    return client.id
+
+
+def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None) -> int:
+    """Store ``days`` days of ``analyses`` analyses spread over the demo clients; return the count."""
+    generator = Generator(seed=seed, anrs=analyses)
+    client_ids = [_ensure_demo_client(i) for i in range(min(analyses, len(DEMO_SITES)))]
+    owner = {anr["uuid"]: client_ids[i % len(client_ids)] for i, anr in enumerate(generator.anrs)}
+    stored = 0
+    for day, anr_uuid, batch in generator.iter_batches(days, end):
+        records = [
+            NewRecord(
+                anr=item["anr"], type=item["type"], date=day, data=REGISTRY[item["type"]].load(item["data"])
+            )
+            for item in batch
+        ]
+        stored += len(upsert_records(owner[anr_uuid], records))
+        if anr_uuid == generator.anrs[-1]["uuid"]:
+            db.session.commit()  # one transaction per day keeps memory flat
+    db.session.commit()
+    return stored
+
+
+@click.command("stats_demo")
+@click.option("--analyses", type=click.IntRange(1, 500), default=10, show_default=True, help="Analyses.")
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="Days up to today.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator (reproducible).")
+@click.option("--force", is_flag=True, help="Add the demo even though other clients have stats.")
+@click.option("--remove", is_flag=True, help="Delete the demo clients and all their stats, then stop.")
+@with_appcontext
+def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -> None:
+    """Fill an empty hub with realistic demo data under clearly named demo clients."""
+    demo_ids = demo_client_ids()
+    if remove:
+        removed = 0
+        for client in registry.list_clients():
+            if client.id in demo_ids:
+                removed += registry.delete_client(client.uuid)
+        click.echo(f"removed {len(demo_ids)} demo clients and {removed} records")
+        return
+    if not force and _other_clients_have_stats(demo_ids):
+        raise click.ClickException(
+            "this hub already has real stats; the demo is for an empty hub (use --force to add it anyway)"
+        )
+    stored = fill(analyses, days, seed=seed)
+    click.echo(
+        f"stored {stored} demo records: {analyses} analyses x {days} days under "
+        f"{min(analyses, len(DEMO_SITES))} clients named '{DEMO_PREFIX} ...' (sharing disabled); "
+        "remove them with: flask stats_demo --remove"
+    )
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(stats_demo)

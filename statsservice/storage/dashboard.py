@@ -1,0 +1,80 @@
+"""Read-only queries behind the public dashboard: hub-wide counts, the newest day with data and
+the clients that have map coordinates. Nothing here returns a client's name or uuid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from statsservice.extensions import db
+from statsservice.storage.models import Client, CommunitySeries, Stats
+
+
+@dataclass(frozen=True, slots=True)
+class HubSummary:
+    clients: int
+    analyses: int
+    records: int
+    by_type: dict[str, int] = field(default_factory=dict)
+    first_date: date | None = None
+    last_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MappedClient:
+    """Internal id (never published) and coordinates of a client shown on the map."""
+
+    id: int
+    latitude: float
+    longitude: float
+    local: bool
+
+
+def summary() -> HubSummary:
+    """Counts for the About page; one pass over ``stats`` per figure, cheap with its indexes."""
+    by_type = dict(db.session.execute(select(Stats.type, func.count()).group_by(Stats.type)).all())
+    analyses_query = select(Stats.client_id, Stats.anr).distinct()
+    analyses = db.session.scalar(select(func.count()).select_from(analyses_query.subquery())) or 0
+    first, last = db.session.execute(select(func.min(Stats.date), func.max(Stats.date))).one()
+    clients = db.session.scalar(select(func.count()).select_from(Client).where(Client.is_active.is_(True)))
+    return HubSummary(
+        clients=clients or 0,
+        analyses=analyses,
+        records=sum(by_type.values()),
+        by_type=by_type,
+        first_date=first,
+        last_date=last,
+    )
+
+
+def latest_date(stats_type: str, *, local_only: bool = False) -> date | None:
+    """The newest day with records of ``stats_type``: what ``last_stats`` selects."""
+    query = select(func.max(Stats.date)).where(Stats.type == stats_type)
+    if local_only:
+        query = query.where(Stats.client_id.in_(select(Client.id).where(Client.local.is_(True))))
+    return db.session.scalar(query)
+
+
+def has_records(stats_type: str | None = None) -> bool:
+    query = select(Stats.id).limit(1)
+    if stats_type:
+        query = query.where(Stats.type == stats_type)
+    return db.session.scalar(query) is not None
+
+
+def mapped_clients() -> list[MappedClient]:
+    """Active clients with both coordinates, in a stable order."""
+    rows = db.session.execute(
+        select(Client.id, Client.latitude, Client.longitude, Client.local)
+        .where(Client.is_active.is_(True), Client.latitude.is_not(None), Client.longitude.is_not(None))
+        .order_by(Client.id)
+    )
+    return [MappedClient(id=r.id, latitude=r.latitude, longitude=r.longitude, local=r.local) for r in rows]
+
+
+def community_processors() -> dict[str, str]:
+    """Processors with a pulled community series (``stats_pull``), with their period."""
+    rows = db.session.execute(select(CommunitySeries.processor, CommunitySeries.period))
+    return {row.processor: row.period for row in rows}

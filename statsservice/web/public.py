@@ -1,0 +1,97 @@
+"""Public, read-only JSON (SPEC §6): chart data per stats type, the map, community series and
+``/about.json``. Answers carry an ETag and may be cached for a few minutes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from statsservice import __version__
+from statsservice.api.errors import ApiError
+from statsservice.storage import dashboard
+from statsservice.storage.federation import community_series
+from statsservice.web import schemas, series
+
+bp = Blueprint("public_stats", __name__)
+
+CACHE_CONTROL = "public, max-age=300"
+
+
+def cached_json(payload: Any) -> Response:
+    """A JSON answer with a strong ETag over its bytes; a matching If-None-Match gets 304."""
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response.make_conditional(request)
+
+
+def _series_view(kind: str):
+    def view() -> Response:
+        params = schemas.PublicStatsQuery().load_args(request.args)
+        return cached_json(schemas.SeriesSchema().dump(series.compute(kind, params)))
+
+    view.__name__ = f"{kind}_json"
+    view.__doc__ = f"Chart data of the {series.KINDS[kind].type} records (public, no client identity)."
+    return view
+
+
+for _kind in series.KINDS:
+    bp.add_url_rule(f"/stats/{_kind}.json", view_func=_series_view(_kind), methods=["GET"])
+
+
+@bp.get("/stats/map.json")
+def map_json() -> Response:
+    """Clients with coordinates, each with its top threat and vulnerability (no name, no uuid)."""
+    params = schemas.WindowQuery().load_args(request.args)
+    data = series.markers(params["days"], local_only=params["local_stats_only"])
+    return cached_json(schemas.MapSchema().dump(data))
+
+
+@bp.get("/stats/community.json")
+def community_json() -> Response:
+    """A community series stored by ``stats_pull``: what a local hub overlays on its charts."""
+    params = schemas.CommunityQuery().load_args(request.args)
+    period = params["period"] or current_app.config.get("FEDERATION_PULL_PERIOD", "month")
+    row = community_series(params["processor"], period)
+    if row is None:
+        raise ApiError(
+            404,
+            f"no community series for {params['processor']} by {period}",
+            {"processor": ["not pulled from the global hub (flask stats_pull)"]},
+        )
+    return cached_json(schemas.CommunitySchema().dump(row))
+
+
+def about_data() -> dict[str, Any]:
+    summary = dashboard.summary()
+    return {
+        "name": current_app.config.get("INSTANCE_NAME", "statsservice"),
+        "version": __version__,
+        "mode": current_app.config["MODE"],
+        "counts": {
+            "clients": summary.clients,
+            "analyses": summary.analyses,
+            "records": summary.records,
+            "by_type": summary.by_type,
+        },
+        "first_date": summary.first_date,
+        "last_date": summary.last_date,
+        "community_series": sorted(dashboard.community_processors()),
+        "links": {
+            "dashboard": url_for("dashboard.current"),
+            "api": "/api/v1/",
+            "openapi": "/api/v1/openapi.json",
+            "about": url_for("public_stats.about_json"),
+        },
+    }
+
+
+@bp.get("/about.json")
+def about_json() -> Response:
+    """Version, mode and counts of this hub."""
+    schemas.QuerySchema().load_args(request.args)
+    return cached_json(schemas.AboutSchema().dump(about_data()))

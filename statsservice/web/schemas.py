@@ -1,0 +1,133 @@
+"""marshmallow schemas of the public JSON routes: their query parameters and their answers.
+
+Public answers never carry a client's name, uuid or token, nor an analysis or record uuid.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+from werkzeug.datastructures import MultiDict
+
+from statsservice.api.errors import ApiError, flatten
+from statsservice.domain.processors import PERIODS
+from statsservice.domain.processors.base import Flag
+
+MAX_DAYS = 3660
+
+
+class QuerySchema(ma.Schema):
+    """Query parameters: unknown names are refused, each name may appear once."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    def load_args(self, args: MultiDict) -> dict:
+        """Validate ``request.args``; a bad parameter is a 400 naming it."""
+        repeated = {name: ["given more than once"] for name in args if len(args.getlist(name)) > 1}
+        if repeated:
+            raise ApiError(400, "invalid query parameters", repeated)
+        try:
+            return self.load(args.to_dict())
+        except ma.ValidationError as exc:
+            raise ApiError(400, "invalid query parameters", flatten(exc.messages)) from None
+
+
+class WindowQuery(QuerySchema):
+    days = ma.fields.Integer(
+        load_default=365,
+        validate=validate.Range(1, MAX_DAYS),
+        metadata={"description": "window: the last N days up to today"},
+    )
+    local_stats_only = Flag(
+        load_default=False, metadata={"description": "only records of this hub's own clients"}
+    )
+
+
+class PublicStatsQuery(WindowQuery):
+    processor = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(1, 64),
+        metadata={"description": "processor name (default: the route's usual one)"},
+    )
+    last_stats = Flag(
+        load_default=False, metadata={"description": "only the newest day with data (days is ignored)"}
+    )
+    period = ma.fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+    risks_type = ma.fields.String(
+        load_default=None,
+        metadata={
+            "description": "risk and cartography processors: informational, operational or both, comma-separated"
+        },
+    )
+    risks_state = ma.fields.String(
+        load_default=None,
+        metadata={
+            "description": "risk and cartography processors: current, residual or both, comma-separated"
+        },
+    )
+    controls = Flag(load_default=None, metadata={"description": "compliance processors: also each control"})
+
+
+class CommunityQuery(QuerySchema):
+    processor = ma.fields.String(required=True, validate=validate.Length(1, 64))
+    period = ma.fields.String(load_default=None, validate=validate.OneOf(PERIODS))
+
+
+class SeriesSchema(ma.Schema):
+    """Answer of ``/stats/<kind>.json``: the processor's output and the selection behind it."""
+
+    type = ma.fields.String(required=True)
+    processor = ma.fields.String(required=True)
+    period = ma.fields.String(required=True)
+    date_from = ma.fields.Date(allow_none=True)
+    date_to = ma.fields.Date(allow_none=True)
+    local_stats_only = Flag(required=True)
+    data = ma.fields.Raw(required=True, allow_none=True)
+
+
+class CommunitySchema(ma.Schema):
+    """A community series pulled from the global hub by ``stats_pull``."""
+
+    type = ma.fields.String(required=True)
+    processor = ma.fields.String(required=True)
+    period = ma.fields.String(required=True)
+    fetched_at = ma.fields.DateTime(required=True)
+    data = ma.fields.Raw(required=True, allow_none=True)
+
+
+class TopItemSchema(ma.Schema):
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(allow_none=True))
+    value = ma.fields.Float(required=True)
+
+
+class MarkerSchema(ma.Schema):
+    """A client on the map: rounded coordinates and what stands out, never who it is."""
+
+    latitude = ma.fields.Float(required=True)
+    longitude = ma.fields.Float(required=True)
+    threat = ma.fields.Nested(TopItemSchema, allow_none=True)
+    vulnerability = ma.fields.Nested(TopItemSchema, allow_none=True)
+
+
+class MapSchema(ma.Schema):
+    metric = ma.fields.String(required=True, metadata={"description": "what ranks the top items"})
+    markers = ma.fields.List(ma.fields.Nested(MarkerSchema), required=True)
+
+
+class CountsSchema(ma.Schema):
+    clients = ma.fields.Integer(required=True)
+    analyses = ma.fields.Integer(required=True)
+    records = ma.fields.Integer(required=True)
+    by_type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+
+
+class AboutSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    mode = ma.fields.String(required=True)
+    counts = ma.fields.Nested(CountsSchema, required=True)
+    first_date = ma.fields.Date(allow_none=True)
+    last_date = ma.fields.Date(allow_none=True)
+    community_series = ma.fields.List(ma.fields.String(), required=True)
+    links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)

@@ -1,0 +1,114 @@
+"""What the public JSON routes compute: a selection of records turned into chart data by the same
+processors as ``/api/v1/stats/processed/`` (no aggregation of its own here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from statsservice.api.errors import ApiError
+from statsservice.domain.processors import ProcessorError
+from statsservice.storage import dashboard
+from statsservice.storage.processed import run_processor
+from statsservice.storage.stats import StatsFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A public route: the stats type it reads and its usual processor."""
+
+    type: str
+    processor: str
+
+
+KINDS: dict[str, Kind] = {
+    "threats": Kind("threat", "threat_average_on_date"),
+    "vulnerabilities": Kind("vulnerability", "vulnerability_average_on_date"),
+    "risks": Kind("risk", "risk_averages"),
+    "compliance": Kind("compliance", "compliance_averages"),
+    "cartography": Kind("cartography", "cartography_heatmap"),
+}
+#: what ranks a client's top threat and vulnerability on the map (an ``averages`` key)
+MAP_METRIC = "maxRisk"
+#: map coordinates are published with this many decimals (0.1° is about 11 km)
+MAP_DECIMALS = 1
+#: query parameters handed to the processor as its ``processor_params``
+PROCESSOR_PARAMS = ("risks_type", "risks_state", "controls")
+#: the processors' names for request fields, as the public routes call them
+FIELDS = {"aggregation_period": "period", "type": "processor"}
+
+
+def window(days: int, *, today: date | None = None) -> tuple[date, date]:
+    """The last ``days`` days, today included."""
+    today = today or date.today()
+    return today - timedelta(days=days - 1), today
+
+
+def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run the requested processor for a public route; bad parameters are 400 errors."""
+    kind = KINDS[kind_name]
+    name = params.get("processor") or kind.processor
+    local_only = bool(params.get("local_stats_only"))
+    if params.get("last_stats"):
+        newest = dashboard.latest_date(kind.type, local_only=local_only)
+        date_from = date_to = newest or date.today()
+    else:
+        date_from, date_to = window(params.get("days", 365))
+    selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)
+    processor_params = {key: params[key] for key in PROCESSOR_PARAMS if params.get(key) is not None}
+    period = params.get("period") or "day"
+    data = run_named(name, kind.type, selection, period, processor_params)
+    return {
+        "type": kind.type,
+        "processor": name,
+        "period": period,
+        "date_from": date_from,
+        "date_to": date_to,
+        "local_stats_only": local_only,
+        "data": data,
+    }
+
+
+def run_named(
+    name: str, stats_type: str, selection: StatsFilter, period: str, params: dict[str, Any] | None = None
+) -> Any:
+    """Run a processor; its ``ProcessorError`` becomes a 400 naming the public parameter."""
+    try:
+        return run_processor(
+            name, stats_type=stats_type, params=params or None, selection=selection, period=period
+        )
+    except ProcessorError as exc:
+        field = FIELDS.get(exc.field, exc.field.removeprefix("processor_params."))
+        raise ApiError(400, exc.message, {field: [exc.message]}) from None
+
+
+def _top(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The object of a threat/vulnerability series with the highest average ``MAP_METRIC``."""
+    if not items:
+        return None
+    best = max(items, key=lambda item: item["averages"][MAP_METRIC])
+    return {"labels": best["labels"], "value": float(best["averages"][MAP_METRIC])}
+
+
+def markers(days: int, *, local_only: bool = False) -> dict[str, Any]:
+    """One marker per client with coordinates and data in the window: its top threat and vulnerability."""
+    date_from, date_to = window(days)
+    out = []
+    for client in dashboard.mapped_clients():
+        if local_only and not client.local:
+            continue
+        selection = StatsFilter(client_id=client.id, date_from=date_from, date_to=date_to)
+        threat = _top(run_named("threat_average_on_date", "threat", selection, "year"))
+        vulnerability = _top(run_named("vulnerability_average_on_date", "vulnerability", selection, "year"))
+        if threat is None and vulnerability is None:
+            continue
+        out.append(
+            {
+                "latitude": round(client.latitude, MAP_DECIMALS),
+                "longitude": round(client.longitude, MAP_DECIMALS),
+                "threat": threat,
+                "vulnerability": vulnerability,
+            }
+        )
+    return {"metric": MAP_METRIC, "markers": out}

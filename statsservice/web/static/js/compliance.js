@@ -1,0 +1,99 @@
+/* Compliance page: per referential, current against target maturity, and category by category for
+ * the chosen referential. Values are shares of full maturity, shown in percent. */
+import {
+  ChartCard, STATE_COLORS, config, formatNumber, getJSON, guarded, labelOf, onToolbarChange, settled, t,
+  windowParams, wrapLabel,
+} from "./dashboard.js";
+
+const cards = {
+  referentials: new ChartCard("compliance-referentials"),
+  categories: new ChartCard("compliance-categories"),
+};
+let referentials = [];
+
+const percent = (value) => Math.round(Number(value) * 1000) / 10;
+
+function dataset(state, values) {
+  return {
+    label: t(state),
+    data: values,
+    backgroundColor: state === "target" ? "rgba(67, 170, 139, 0.25)" : "rgba(29, 78, 137, 0.25)",
+    borderColor: STATE_COLORS[state],
+    pointBackgroundColor: STATE_COLORS[state],
+    borderWidth: 2,
+  };
+}
+
+const tooltip = { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.raw, 1)} %` } };
+
+/** Each referential as the plain mean of its categories (a summary for display). */
+function drawReferentials() {
+  if (!referentials.length) return cards.referentials.empty();
+  const mean = (ref, state) =>
+    ref.categories.reduce((sum, c) => sum + Number(c[state] ?? 0), 0) / Math.max(1, ref.categories.length);
+  cards.referentials.draw({
+    type: "bar",
+    data: {
+      labels: referentials.map((ref) => wrapLabel(labelOf(ref.labels), 20)),
+      datasets: ["current", "target"].map((state) => ({
+        ...dataset(state, referentials.map((ref) => percent(mean(ref, state)))),
+        backgroundColor: STATE_COLORS[state],
+        borderRadius: 3,
+      })),
+    },
+    options: {
+      plugins: { tooltip },
+      scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (v) => `${v} %` } } },
+    },
+  });
+}
+
+function fillReferentialSelect() {
+  const select = cards.categories.controlElement("referential");
+  const previous = select.value;
+  select.replaceChildren(...referentials.map((ref) => new Option(labelOf(ref.labels), ref.referential)));
+  if (referentials.some((ref) => ref.referential === previous)) select.value = previous;
+}
+
+/** A radar, as in MONARC; on a phone, horizontal bars keep the long category names readable. */
+function drawCategories() {
+  const ref = referentials.find((r) => r.referential === cards.categories.control("referential"));
+  if (!ref || !ref.categories.length) return cards.categories.empty();
+  const narrow = window.innerWidth < 640;
+  const labels = ref.categories.map((c) => wrapLabel(labelOf(c.labels), narrow ? 16 : 22));
+  const datasets = ["current", "target"].map((state) => ({
+    ...dataset(state, ref.categories.map((c) => percent(c[state] ?? 0))),
+    ...(narrow ? { backgroundColor: STATE_COLORS[state], borderRadius: 3 } : {}),
+  }));
+  const scale = { beginAtZero: true, max: 100 };
+  cards.categories.draw(narrow
+    ? {
+      type: "bar",
+      data: { labels, datasets },
+      options: { indexAxis: "y", plugins: { tooltip }, scales: { x: scale, y: { ticks: { font: { size: 10 } } } } },
+    }
+    : {
+      type: "radar",
+      data: { labels, datasets },
+      options: {
+        plugins: { tooltip },
+        scales: { r: { ...scale, ticks: { stepSize: 25, backdropColor: "transparent" }, pointLabels: { font: { size: 10 } } } },
+      },
+    });
+}
+
+async function load() {
+  await guarded(cards.referentials, async () => {
+    cards.categories.loading();
+    referentials = (await getJSON(config.urls.compliance, windowParams())).data;
+    fillReferentialSelect();
+    drawReferentials();
+    drawCategories();
+  });
+  if (cards.referentials.card.dataset.state === "error") cards.categories.failed(new Error(""));
+  settled();
+}
+
+cards.categories.onControlChange(drawCategories);
+onToolbarChange(load);
+load();

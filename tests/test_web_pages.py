@@ -1,0 +1,203 @@
+"""Dashboard pages through the Flask test client: they render with and without data, in English
+and French, say "community" on a global hub, and hold nothing a 'self'-only CSP would block."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from statsservice import __version__
+from statsservice.cli.demo import fill
+from statsservice.extensions import db
+from statsservice.storage.federation import replace_community_series
+
+PAGES = ["/", "/evolution", "/cartography", "/compliance", "/map", "/about"]
+CHART_PAGES = PAGES[:-1]
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of script elements."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._script: dict | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._script = dict(attrs)
+            self.scripts.append((self._script, ""))
+
+    def handle_data(self, data):
+        if self._script is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._script = None
+
+    def find(self, tag: str, **attrs: str) -> list[dict]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())]
+
+
+def page_config(html: str) -> dict:
+    scripts = Tags(html).scripts
+    (text,) = [text for attrs, text in scripts if attrs.get("id") == "dashboard-config"]
+    return json.loads(text)
+
+
+@pytest.fixture
+def demo_data(app):
+    fill(analyses=3, days=3)
+
+
+@pytest.mark.parametrize("path", CHART_PAGES)
+def test_empty_hub_pages_show_how_to_get_data(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    tags = Tags(html)
+    assert tags.find("section", id="empty-state"), path
+    assert "stats_demo" in html and "/api/v1/" in html
+    assert not tags.find("canvas")
+    assert not [a for a, _ in tags.scripts if a.get("src")], "no chart script without data"
+
+
+def test_empty_about_page_and_json(client):
+    html = client.get("/about").get_data(as_text=True)
+    assert "stats_demo" in html and __version__ in html
+    about = client.get("/about.json").get_json()
+    assert about["counts"] == {"clients": 0, "analyses": 0, "records": 0, "by_type": {}}
+    assert about["first_date"] is None and about["version"] == __version__
+
+
+@pytest.mark.parametrize("path", CHART_PAGES)
+def test_pages_with_data_have_chart_cards_and_scripts(client, demo_data, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    tags = Tags(response.get_data(as_text=True))
+    cards = [a for t, a in tags.tags if t == "section" and "data-chart" in a]
+    assert cards, path
+    for card in cards:
+        assert tags.find("canvas", id=f"chart-{card['data-chart']}")
+        assert tags.find("button", **{"data-export": "png"}) and tags.find("button", **{"data-export": "csv"})
+    sources = [a["src"] for a, _ in tags.scripts if a.get("src")]
+    assert any(src.endswith("vendor/chartjs/chart.umd.min.js") for src in sources)
+    assert any(a.get("type") == "module" for a, _ in tags.scripts)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_nothing_a_self_only_csp_would_block(client, demo_data, path):
+    response = client.get(path)
+    tags = Tags(response.get_data(as_text=True))
+    for attrs, text in tags.scripts:
+        assert attrs.get("src") or attrs.get("type") == "application/json", f"inline script on {path}"
+        if attrs.get("src"):
+            assert not text.strip()
+    for tag, attrs in tags.tags:
+        assert "style" not in attrs, f"inline style on <{tag}> of {path}"
+        assert not [name for name in attrs if name.startswith("on")], f"inline handler on <{tag}> of {path}"
+        assert tag != "style", f"<style> element on {path}"
+    # every asset the page loads is served by the hub itself
+    assets = [a["src"] for a, _ in tags.scripts if a.get("src")]
+    assets += [a["href"] for t, a in tags.tags if t == "link"]
+    assets += [a["src"] for t, a in tags.tags if t == "img"]
+    for url in assets:
+        assert url.startswith("/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        asset.close()
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_vendored_libraries_ship_with_their_licenses(client):
+    for path in (
+        "vendor/chartjs/LICENSE.md",
+        "vendor/chartjs-chart-geo/LICENSE",
+        "vendor/chartjs-chart-matrix/LICENSE",
+        "vendor/world-atlas/LICENSE",
+    ):
+        response = client.get(f"/static/dashboard/{path}")
+        assert response.status_code == 200 and b"Permission" in response.data, path
+        response.close()
+    world = client.get("/static/dashboard/vendor/world-atlas/countries-110m.json")
+    assert world.get_json()["type"] == "Topology"
+    world.close()
+
+
+def test_language_follows_the_browser(client, demo_data):
+    french = client.get("/evolution", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    html = french.get_data(as_text=True)
+    assert '<html lang="fr">' in html
+    assert "Évolution" in html and "Période" in html
+    config = page_config(html)
+    assert config["language"] == "fr" and config["strings"]["High risks"] == "Risques élevés"
+    assert config["labelFields"][0] == "label2"
+
+    english = client.get("/evolution", headers={"Accept-Language": "de-DE,en;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Evolution over time" in english
+    assert page_config(english)["labelFields"][0] == "label1"
+    unknown = client.get("/evolution", headers={"Accept-Language": "xx"}).get_data(as_text=True)
+    assert '<html lang="en">' in unknown
+
+
+def test_global_hub_pages_say_community(make_app):
+    app = make_app(MODE="global")
+    client = app.test_client()
+    assert "Community risk landscape" in client.get("/").get_data(as_text=True)
+    assert "MONARC community dashboard" in client.get("/map").get_data(as_text=True)
+    french = client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "communauté" in french
+    local = make_app().test_client()
+    assert "Community risk landscape" not in local.get("/").get_data(as_text=True)
+
+
+def test_local_hub_offers_pulled_community_series(app, client, demo_data):
+    assert page_config(client.get("/evolution").get_data(as_text=True))["community"] == {}
+    assert client.get("/stats/community.json?processor=risk_averages_on_date").status_code == 404
+
+    series = {"current": {"informational": {"Low risks": [{"date": "2026-01-01", "value": 2.5}]}}}
+    replace_community_series(
+        [{"processor": "risk_averages_on_date", "period": "month", "type": "risk", "data": series}]
+    )
+    db.session.commit()
+    config = page_config(client.get("/evolution").get_data(as_text=True))
+    assert config["community"] == {"risk_averages_on_date": "month"}
+    response = client.get("/stats/community.json?processor=risk_averages_on_date")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["data"] == series and body["period"] == "month" and body["type"] == "risk"
+    assert client.get("/about.json").get_json()["community_series"] == ["risk_averages_on_date"]
+
+
+def test_community_route_rejects_bad_parameters(client):
+    for query, field in (
+        ("", "processor"),
+        ("processor=x&period=decade", "period"),
+        ("processor=x&y=1", "y"),
+    ):
+        response = client.get(f"/stats/community.json?{query}")
+        assert response.status_code == 400, query
+        assert field in response.get_json()["errors"], query
+
+
+def test_unknown_page_is_a_json_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert set(response.get_json()) == {"message", "errors"}
+
+
+def test_label_language_is_configurable(make_app):
+    app = make_app(DASHBOARD_LABEL_FIELDS={"en": "label3", "fr": "label1"})
+    client = app.test_client()
+    english = page_config(client.get("/about").get_data(as_text=True))
+    assert english["labelFields"] == ["label3", "label1", "label2", "label4"]
+    french = page_config(client.get("/about", headers={"Accept-Language": "fr"}).get_data(as_text=True))
+    assert french["labelFields"][0] == "label1"

@@ -1,0 +1,255 @@
+"""Public JSON routes: shape and values against the processors, independent checks on the means,
+no client identity, caching, and a 400 for every bad parameter."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from statistics import mean
+
+import pytest
+
+from statsservice.cli.demo import DEMO_SITES, fill
+from statsservice.demo.payloads import LEVELS, Generator
+from statsservice.domain.processors import PROCESSORS
+from statsservice.domain.stats_types import REGISTRY
+from statsservice.extensions import db
+from statsservice.storage import clients as registry
+from statsservice.storage.models import Client, Stats
+from statsservice.storage.processed import run_processor
+from statsservice.storage.stats import NewRecord, StatsFilter, upsert_records
+from statsservice.web.series import KINDS, MAP_DECIMALS, window
+
+ANALYSES, DAYS = 3, 5
+
+
+def normal(value):
+    """What a value looks like once it went through JSON."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def expected(kind: str, processor: str, *, days: int = 365, period: str = "day", local_only: bool = False):
+    date_from, date_to = window(days)
+    selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)
+    return normal(run_processor(processor, stats_type=KINDS[kind].type, selection=selection, period=period))
+
+
+@pytest.fixture
+def demo_data(app):
+    fill(analyses=ANALYSES, days=DAYS)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_processor_of_a_route_matches_run_processor(client, demo_data, kind):
+    names = [name for name, proc in PROCESSORS.items() if proc.type == KINDS[kind].type]
+    assert names, kind
+    for name in names:
+        for period in ("day", "month"):
+            response = client.get(f"/stats/{kind}.json", query_string={"processor": name, "period": period})
+            assert response.status_code == 200, response.get_json()
+            body = response.get_json()
+            date_from, date_to = window(365)
+            assert body["type"] == KINDS[kind].type and body["processor"] == name
+            assert body["period"] == period and body["local_stats_only"] is False
+            assert (body["date_from"], body["date_to"]) == (date_from.isoformat(), date_to.isoformat())
+            assert body["data"] == expected(kind, name, period=period)
+            assert body["data"], f"{kind}/{name}: nothing computed from the demo data"
+
+
+def test_default_processors_and_window(client, demo_data):
+    for kind, processor in (
+        ("threats", "threat_average_on_date"),
+        ("vulnerabilities", "vulnerability_average_on_date"),
+        ("risks", "risk_averages"),
+    ):
+        body = client.get(f"/stats/{kind}.json").get_json()
+        assert body["processor"] == processor
+        assert body["data"] == expected(kind, processor)
+    two_days = client.get("/stats/threats.json?days=2&period=day").get_json()
+    dates = {value["date"] for item in two_days["data"] for value in item["values"]}
+    assert dates == {(date.today() - timedelta(days=d)).isoformat() for d in range(2)}
+
+
+def test_last_stats_are_the_newest_snapshots(client, app):
+    """Independent of the processors: the means of the generator's own numbers on the last day."""
+    generator = Generator(seed=7, anrs=ANALYSES)
+    owner, _ = registry.create_client("hub client")
+    last = date.today() - timedelta(days=3)  # the newest data is older than today
+    records = [
+        NewRecord(
+            anr=item["anr"], type=item["type"], date=day, data=REGISTRY[item["type"]].load(item["data"])
+        )
+        for day, _anr, batch in generator.iter_batches(4, end=last)
+        for item in batch
+    ]
+    upsert_records(owner.id, records)
+    db.session.commit()
+    batches = [generator.day_batch(i, last) for i in range(ANALYSES)]
+
+    risks = client.get("/stats/risks.json?last_stats=1").get_json()
+    assert risks["date_from"] == risks["date_to"] == last.isoformat()
+    for state in ("current", "residual"):
+        for kind in ("informational", "operational"):
+            for level in LEVELS:
+                values = [
+                    next(x["value"] for x in batch[0]["data"]["risks"][state][kind] if x["level"] == level)
+                    for batch in batches
+                ]
+                assert risks["data"][state][kind][level] == pytest.approx(mean(values)), (state, kind, level)
+
+    threats = client.get("/stats/threats.json?last_stats=1").get_json()["data"]
+    by_uuid = {item["object"]: item for item in threats}
+    uploaded: dict[str, list[dict]] = {}
+    for batch in batches:
+        for item in batch[1]["data"]:
+            uploaded.setdefault(item["uuid"], []).append(item)
+    for uuid, items in uploaded.items():
+        averages = by_uuid[uuid]["averages"]
+        # means over the analyses that list the threat (the processor's documented rule)
+        assert averages["count"] == pytest.approx(mean(i["count"] for i in items))
+        assert averages["maxRisk"] == pytest.approx(mean(i["maxRisk"] for i in items))
+        assert averages["averageRate"] == pytest.approx(mean(float(i["averageRate"]) for i in items))
+        assert by_uuid[uuid]["labels"]["label1"] == items[0]["label1"]
+
+
+def test_local_stats_only_leaves_out_other_hubs(client, demo_data):
+    remote, _ = registry.create_client("another hub", local=False)
+    generator = Generator(seed=99, anrs=1)
+    records = [
+        NewRecord(
+            anr=item["anr"], type=item["type"], date=day, data=REGISTRY[item["type"]].load(item["data"])
+        )
+        for day, _anr, batch in generator.iter_batches(2)
+        for item in batch
+    ]
+    upsert_records(remote.id, records)
+    db.session.commit()
+    everyone = client.get("/stats/risks.json").get_json()
+    local = client.get("/stats/risks.json?local_stats_only=1").get_json()
+    assert local["local_stats_only"] is True
+    assert local["data"] == expected("risks", "risk_averages", local_only=True)
+    assert everyone["data"] == expected("risks", "risk_averages")
+    assert local["data"] != everyone["data"]
+
+
+def test_no_client_identity_in_public_output(client, demo_data):
+    secrets = set()
+    for c in db.session.query(Client):
+        secrets |= {c.uuid, c.name, c.token_hash}
+    for s in db.session.query(Stats):
+        secrets |= {s.uuid, s.anr}
+    urls = [f"/stats/{kind}.json" for kind in KINDS] + ["/stats/map.json", "/about.json"]
+    urls += [f"/stats/{kind}.json?last_stats=1&period=week" for kind in KINDS]
+    for url in urls:
+        text = client.get(url).get_data(as_text=True)
+        leaked = [secret for secret in secrets if secret and secret in text]
+        assert not leaked, f"{url} leaks {leaked[:3]}"
+
+
+def test_map_markers_show_top_items_without_names(client, demo_data):
+    body = client.get("/stats/map.json").get_json()
+    assert body["metric"] == "maxRisk"
+
+    def rounded(lat, lon):
+        return (round(lat, MAP_DECIMALS), round(lon, MAP_DECIMALS))
+
+    sited = [rounded(lat, lon) for _, lat, lon in DEMO_SITES[:ANALYSES] if lat is not None]
+    assert sorted((m["latitude"], m["longitude"]) for m in body["markers"]) == sorted(sited)
+    clients = {
+        rounded(c.latitude, c.longitude): c for c in db.session.query(Client) if c.latitude is not None
+    }
+    date_from, date_to = window(365)
+    for marker in body["markers"]:
+        assert set(marker) == {"latitude", "longitude", "threat", "vulnerability"}
+        owner = clients[(marker["latitude"], marker["longitude"])]
+        selection = StatsFilter(client_id=owner.id, date_from=date_from, date_to=date_to)
+        threats = run_processor(
+            "threat_average_on_date", stats_type="threat", selection=selection, period="year"
+        )
+        best = max(float(item["averages"]["maxRisk"]) for item in threats)
+        assert marker["threat"]["value"] == pytest.approx(best)
+        assert marker["threat"]["labels"] in [item["labels"] for item in threats]
+
+
+def test_map_coordinates_are_rounded(client, app):
+    owner, _ = registry.create_client("precise")
+    registry.set_coordinates(owner.uuid, 49.611621, 6.131935)
+    generator = Generator(seed=3, anrs=1)
+    batch = generator.day_batch(0, date.today())
+    upsert_records(
+        owner.id,
+        [
+            NewRecord(
+                anr=i["anr"], type=i["type"], date=date.today(), data=REGISTRY[i["type"]].load(i["data"])
+            )
+            for i in batch
+        ],
+    )
+    db.session.commit()
+    (marker,) = client.get("/stats/map.json").get_json()["markers"]
+    assert (marker["latitude"], marker["longitude"]) == (49.6, 6.1)
+
+
+def test_responses_are_cacheable(client, demo_data):
+    first = client.get("/stats/threats.json?days=30")
+    assert first.status_code == 200
+    assert "max-age" in first.headers["Cache-Control"] and "public" in first.headers["Cache-Control"]
+    etag = first.headers["ETag"]
+    again = client.get("/stats/threats.json?days=30", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.data
+    other = client.get("/stats/threats.json?days=31")
+    assert other.headers["ETag"] != etag or other.get_json()["date_from"] == first.get_json()["date_from"]
+    about = client.get("/about.json")
+    assert client.get("/about.json", headers={"If-None-Match": about.headers["ETag"]}).status_code == 304
+
+
+BAD = [
+    ("/stats/threats.json?days=0", "days"),
+    ("/stats/threats.json?days=abc", "days"),
+    ("/stats/threats.json?days=99999999999999999999", "days"),
+    ("/stats/threats.json?days=1.5", "days"),
+    ("/stats/risks.json?processor=no_such_processor", "processor"),
+    ("/stats/threats.json?processor=risk_averages", "processor"),
+    ("/stats/vulnerabilities.json?processor=threat_average_on_date", "processor"),
+    ("/stats/compliance.json?processor=", "processor"),
+    ("/stats/risks.json?period=decade", "period"),
+    ("/stats/cartography.json?last_stats=maybe", "last_stats"),
+    ("/stats/threats.json?local_stats_only=2", "local_stats_only"),
+    ("/stats/threats.json?unknown=1", "unknown"),
+    ("/stats/threats.json?days=1&days=2", "days"),
+    ("/stats/map.json?days=-3", "days"),
+    ("/stats/map.json?processor=x", "processor"),
+    ("/about.json?x=1", "x"),
+]
+
+
+@pytest.mark.parametrize(("url", "field"), BAD)
+def test_bad_parameters_are_400_json(client, url, field):
+    response = client.get(url)
+    assert response.status_code == 400, (url, response.get_data(as_text=True))
+    body = response.get_json()
+    assert set(body) == {"message", "errors"} and body["message"]
+    assert field in body["errors"], body
+
+
+def test_bad_processor_params_are_400(client, demo_data):
+    for query in ("risks_state=nope", "risks_type=physical"):
+        response = client.get(f"/stats/risks.json?processor=risk_averages_on_date&{query}")
+        assert response.status_code == 400, (query, response.get_data(as_text=True))
+        assert set(response.get_json()) == {"message", "errors"}
+
+
+def test_risk_branches_can_be_chosen(client, demo_data):
+    body = client.get(
+        "/stats/risks.json?processor=risk_averages_on_date&risks_type=operational&risks_state=residual"
+    ).get_json()
+    assert list(body["data"]) == ["residual"] and list(body["data"]["residual"]) == ["operational"]
+
+
+def test_empty_hub_answers_empty_data(client):
+    for kind in KINDS:
+        response = client.get(f"/stats/{kind}.json")
+        assert response.status_code == 200, kind
+        assert response.get_json()["data"] == expected(kind, response.get_json()["processor"])
+    assert client.get("/stats/map.json").get_json() == {"metric": "maxRisk", "markers": []}
+    assert client.get("/stats/threats.json?last_stats=1").status_code == 200
