@@ -22,7 +22,12 @@ migrate: install
 	$(FLASK) db upgrade
 
 run: migrate
+	@echo "Dashboard: http://$(HOST):$(PORT)/ (empty? 'make demo' fills the hub with demo data)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+DEMO_ARGS ?=
+demo: migrate
+	$(FLASK) stats_demo $(DEMO_ARGS)
 
 serve: migrate
 	$(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'

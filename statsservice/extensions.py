@@ -1,15 +1,36 @@
 """Flask extension singletons, bound to the app in ``create_app``."""
 
+import logging
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+class HubSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose end-of-request cleanup survives a database that went away.
+
+    The session's closing ROLLBACK fails when PostgreSQL restarts between the answer and the
+    teardown; the answer is already decided, so the broken connection is dropped, not turned into
+    a 500 by the WSGI server.
+    """
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        try:
+            self.session.remove()
+        except DBAPIError as error:
+            log.warning("dropping a broken database connection: %s", error.__class__.__name__)
+            self.session.registry.clear()
+
+
+db = HubSQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 

@@ -14,8 +14,23 @@ SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 # HTTP
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+MAX_BATCH_RECORDS = 20000  # records per POST /api/v1/stats/ (more: 413)
 MIN_FO_VERSION = "2.10.2"
 LAST_SEEN_INTERVAL_SECONDS = 60
+
+# Rate limits (statsservice.api.ratelimit, Flask-Limiter): a client is counted by its API key,
+# anyone else by its address; refused keys are counted per address and, once spent, lock that
+# address out (429 with Retry-After) without touching any client's budget. "" turns one off.
+RATELIMIT_ENABLED = True  # False for benchmarks (bench/load.py)
+RATELIMIT_PER_CLIENT = "600 per minute"  # a Front Office's nightly upload is a handful of requests
+RATELIMIT_PER_IP = "300 per minute"  # public pages and JSON (static files and probes are free)
+RATELIMIT_AUTH_FAILURES = "10 per minute; 50 per hour"  # refused API keys per address
+# memory:// counts per gunicorn worker; several workers or nodes share counters through
+# "redis://host:6379" (pip install redis) or "memcached://host:11211" (pip install pymemcache)
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_STRATEGY = "fixed-window"  # or "moving-window" (memory, redis), "sliding-window-counter"
+RATELIMIT_KEY_PREFIX = "statsservice"  # several hubs on one redis: one prefix each
+RATELIMIT_SWALLOW_ERRORS = True  # an unreachable redis/memcached lets requests through (logged)
 
 # Federation (SPEC §7)
 REMOTE_STATS_SERVER = ""
@@ -34,6 +49,21 @@ FEDERATION_PULL_DAYS = 365
 PURGE_NB_MONTHS = 36
 
 # Public pages and metrics
+#: which knowledge-base label (label1..label4) the dashboard shows first in each page language
+DASHBOARD_LABEL_FIELDS = {"en": "label1", "fr": "label2"}
 METRICS_ENABLED = True
+METRICS_TOKEN = ""  # when set, /metrics wants "Authorization: Bearer <token>"
+METRICS_ALLOWED_NETWORKS: list[str] = []  # CIDRs that may scrape /metrics; empty: any address
+METRICS_DB_CACHE_SECONDS = 30  # a worker reuses the row counts it read for /metrics this long
+
+# Reverse proxy: how many proxies in front set X-Forwarded-For/-Proto/-Host/-Port/-Prefix (0: trust none)
+TRUSTED_PROXIES = 0
+
+# Logging: one JSON line per request and per CLI run (statsservice.observability); never a token
+LOG_LEVEL = "INFO"
+LOG_FORMAT = "json"  # "json" or "text"
+LOG_FILE = ""  # empty: standard error (the journal under systemd)
+LOG_REQUESTS = True
+LOG_CLI_RUNS = False  # production turns it on; off, an interactive command's stderr is only its error
 
 SECRET_KEY: str | None = None  # generated into instance/secret_key on first run

@@ -1,5 +1,6 @@
 """``X-API-KEY`` authentication for the API (SPEC §2): 401 missing, 403 unknown or inactive,
-426 for a MONARC Front Office older than ``MIN_FO_VERSION``."""
+426 for a MONARC Front Office older than ``MIN_FO_VERSION``, 429 when a rate limit is spent
+(``statsservice.api.ratelimit``: refused keys count per address, accepted ones per client)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from flask import current_app, g, request
 
+from statsservice.api import ratelimit
 from statsservice.api.errors import ApiError
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client
@@ -47,11 +49,14 @@ def authenticate_request() -> Client:
     token = request.headers.get("X-API-KEY", "")
     if not token:
         raise ApiError(401, "missing X-API-KEY header", {"X-API-KEY": ["required"]})
+    ratelimit.refuse_locked_out_address()
     client = registry.authenticate(token)
     if client is None:
+        ratelimit.count_auth_failure()
         raise ApiError(403, "unknown or inactive API key", {"X-API-KEY": ["not accepted"]})
+    g.client, g.token = client, token  # set first: the log line of a 429 names the client
+    ratelimit.count_client(client)
     registry.touch_last_seen(client, current_app.config["LAST_SEEN_INTERVAL_SECONDS"])
-    g.client, g.token = client, token
     return client
 
 
@@ -66,6 +71,7 @@ def require_client(admin: bool = False) -> Callable:
                 raise ApiError(403, "this route is for admin clients", {"X-API-KEY": ["not an admin"]})
             return view(*args, **kwargs)
 
+        setattr(wrapper, ratelimit.AUTHENTICATES, True)  # counted by its key, not by address
         return wrapper
 
     return decorator

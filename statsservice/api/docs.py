@@ -85,7 +85,14 @@ def response_schema(response: dict, spec: dict) -> Any:
 
 
 def register(app: Flask, api: Any) -> None:
-    bp = Blueprint("api_docs", __name__, template_folder="templates")
+    # its style sheet is a file: the CSP (statsservice.api.security) refuses inline styles
+    bp = Blueprint(
+        "api_docs",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/api/v1/static",
+    )
 
     @bp.get("/api/v1/")
     def reference():

@@ -4,7 +4,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients, federation
+    from statsservice.cli import clients, demo, export, federation, maintenance
 
     clients.register(app)
     federation.register(app)
+    demo.register(app)
+    maintenance.register(app)
+    export.register(app)

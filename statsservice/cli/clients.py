@@ -41,6 +41,19 @@ def client_create(name: str, uuid: str | None, token: str | None, role: str, rem
     _print_client(client, clear)
 
 
+@click.command("client_token_rotate")
+@click.option("--uuid", required=True)
+@click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
+@with_appcontext
+def client_token_rotate(uuid: str, token: str | None) -> None:
+    """Give a client a new token and print it (shown only once); the old token stops working."""
+    try:
+        client, clear = registry.rotate_token(uuid, token)
+    except ClientError as exc:
+        _fail(exc)
+    _print_client(client, clear)
+
+
 @click.command("client_list")
 @with_appcontext
 def client_list() -> None:
@@ -124,6 +137,7 @@ def client_is_sharing_enabled(uuid: str) -> None:
 def register(app: Flask) -> None:
     for command in (
         client_create,
+        client_token_rotate,
         client_list,
         client_delete,
         client_coordinates_set,

@@ -86,6 +86,26 @@ def authenticate(token: str) -> Client | None:
     return client
 
 
+def rotate_token(uuid: str, token: str | None = None) -> tuple[Client, str]:
+    """Give a client a new token (generated, or supplied by a provisioning tool); the old one stops
+    working at once, since only the new hash is kept. Return the client and the clear token."""
+    client = require_by_uuid(uuid)
+    if token is None:
+        token = generate_token()
+    else:
+        problem = check_supplied_token(token)
+        if problem:
+            raise ClientError(problem)
+    new_hash = hash_token(token)
+    if new_hash == client.token_hash:
+        raise ClientError("the new token must differ from the current one")
+    if db.session.scalar(select(Client.id).where(Client.token_hash == new_hash)):
+        raise ClientError("this token is already used by another client")
+    client.token_hash = new_hash
+    db.session.commit()
+    return client, token
+
+
 def list_clients() -> list[Client]:
     return list(db.session.scalars(select(Client).order_by(Client.created_at, Client.id)))
 

@@ -164,3 +164,65 @@ class CommunitySeries(db.Model):
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[object] = mapped_column(JSONType)
     fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class JobStatus(db.Model):
+    """Outcome of the last run of a scheduled command (push, pull, purge), for /metrics.
+
+    Kept in the database because cron runs them in short-lived processes and any app node may be
+    the one Prometheus scrapes.
+    """
+
+    __tablename__ = "job_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    last_run_at: Mapped[datetime] = mapped_column(DateTime)
+    last_ok: Mapped[bool] = mapped_column(Boolean)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed runs
+
+
+class RollupDay(db.Model):
+    """Rollup rows summed over every analysis of a day: what whole-hub processed queries read.
+
+    One row per (type, day, local clients or not, key); ``entries`` rows were summed, ``n`` is their
+    total weight and ``s1..s3`` the sums of ``n × m1..m3``. The key with every part empty holds the
+    records themselves (``n``: their total weight). Rebuilt from ``rollup`` for the days marked in
+    ``rollup_day_stale`` (see ``statsservice.storage.processed``).
+    """
+
+    __tablename__ = "rollup_day"
+    __table_args__ = (
+        UniqueConstraint("type", "date", "local", "k1", "k2", "k3", "k4", name="uq_rollup_day_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    local: Mapped[bool] = mapped_column(Boolean)
+    k1: Mapped[str] = mapped_column(String(255))
+    k2: Mapped[str] = mapped_column(String(255))
+    k3: Mapped[str] = mapped_column(String(255))
+    k4: Mapped[str] = mapped_column(String(255))
+    entries: Mapped[int] = mapped_column(Integer)
+    n: Mapped[float] = mapped_column(Float)
+    s1: Mapped[float] = mapped_column(Float)
+    s2: Mapped[float] = mapped_column(Float)
+    s3: Mapped[float] = mapped_column(Float)
+
+
+class RollupDayStale(db.Model):
+    """A (type, day) whose ``rollup_day`` rows must be rebuilt before they are read.
+
+    Written by database triggers on ``stats`` (every insert, update and delete, whatever the code
+    path, cascades included), so no writer has to remember it; append-only, so concurrent uploads
+    never wait on each other here.
+    """
+
+    __tablename__ = "rollup_day_stale"
+    __table_args__ = (Index("ix_rollup_day_stale_type_date", "type", "date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)

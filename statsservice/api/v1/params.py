@@ -8,7 +8,8 @@ Use ``HubBlueprint`` instead of flask-smorest's ``Blueprint`` for every v1 resou
 
 Every JSON body goes through ``parse_json``: it refuses what Python's ``json`` would let through
 but a database or a client cannot take (NaN, Infinity, NUL characters, lone surrogates, nesting
-deep enough to exhaust the stack, numbers with thousands of digits) with a 400 naming the place.
+deep enough to exhaust the stack, numbers with thousands of digits, an object naming a key twice)
+with a 400 naming the place.
 """
 
 from __future__ import annotations
@@ -38,15 +39,34 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class DuplicateKeyError(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object naming a key twice is refused, not read as "last wins": another reader (a proxy,
+    a log tool) could take the first one, and the Front Office never sends such an object."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKeyError(f"duplicate key {json.dumps(key)[:100]} in an object")
+            seen.add(key)
+    return obj
+
+
 def parse_json(raw: bytes, *, check_text: bool = True) -> Any:
     """Decode a JSON body or raise a 400 ``ApiError`` saying why."""
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys)
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8", {BODY: ["not UTF-8"]}) from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply", {BODY: ["nested too deeply"]}) from None
+    except DuplicateKeyError as exc:
+        raise ApiError(400, "the request body names a key twice in one object", {BODY: [str(exc)]}) from None
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers with too many digits
         reason = str(exc).splitlines()[0][:200]
         raise ApiError(400, "the request body is not valid JSON", {BODY: [reason]}) from None
@@ -138,7 +158,7 @@ class HubParser(FlaskParser):
 
 
 #: what every authenticated operation may answer besides its own statuses
-AUTH_ERRORS = (401, 403, 426)
+AUTH_ERRORS = (401, 403, 426, 429)
 
 
 class HubBlueprint(Blueprint):

@@ -5,12 +5,15 @@ processors. Adding a type means one module subclassing ``StatsType`` and one reg
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
 
 from statsservice.domain.stats_types.fields import drop_none_weights
+
+if TYPE_CHECKING:
+    from statsservice.domain.processors import Processor
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,8 @@ class StatsType:
     schema: ClassVar[type[Schema]]
     #: True when the schema's top level is a list of items rather than an object
     many: ClassVar[bool] = False
-    processors: list[Any] = field(default_factory=list)
+    #: what ``/stats/processed/`` can compute from this type's rollups (``domain.processors``)
+    processors: ClassVar[tuple[Processor, ...]] = ()
 
     def load(self, data: Any) -> Any:
         """Validate and normalise a record's ``data``; raises ``ValidationError``."""

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 
 from marshmallow import fields
 
+from statsservice.domain.processors import cartography
 from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
-from statsservice.domain.stats_types.risk import _Tree
+from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
 
 CELL_VALUE = Number(maximum=10**9)  # a count for a client record, a mean for an aggregate
 
@@ -42,6 +43,9 @@ class CartographyType(StatsType):
 
     name = "cartography"
     schema = CartographyDataSchema
+    processors = (
+        cartography.heatmap(STATES, KINDS, {"informational": "likelihood", "operational": "probability"}),
+    )
 
     def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
         for state, kinds in data["risks"].items():

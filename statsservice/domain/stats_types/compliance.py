@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
 
+from statsservice.domain.processors import compliance
 from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
     ItemSchema,
@@ -18,6 +19,7 @@ from statsservice.domain.stats_types.fields import (
 )
 
 VALUE = Number(required=True, maximum=10**6)
+CATEGORY_NAME_MAX = 200  # a category's label1 keys it: "<referential uuid>/<label1>" fits 255
 
 
 class ControlSchema(ItemSchema):
@@ -36,6 +38,10 @@ class CategorySchema(Labelled):
     def _named(self, data: dict, **kwargs: Any) -> None:
         if not data.get("label1"):
             raise ValidationError({"label1": ["a category needs a label1"]})
+        if len(data["label1"]) > CATEGORY_NAME_MAX:  # it keys rollups and labels (255 characters)
+            raise ValidationError(
+                {"label1": [f"a category's label1 is at most {CATEGORY_NAME_MAX} characters"]}
+            )
         codes = [c["code"] for c in data.get("controls", [])]
         if len(codes) != len(set(codes)):
             raise ValidationError({"controls": ["each control code may appear once"]})
@@ -92,6 +98,7 @@ class ComplianceType(StatsType):
     name = "compliance"
     schema = ReferentialSchema
     many = True
+    processors = (compliance.averages(category_key), compliance.averages_on_date(category_key))
 
     def load(self, data: Any) -> Any:
         loaded = super().load(data)

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from statsservice.domain.processors import risks
 from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
 
@@ -71,6 +72,10 @@ class RiskType(StatsType):
 
     name = "risk"
     schema = RiskDataSchema
+    processors = (
+        risks.averages(STATES, KINDS, LEVELS),
+        risks.averages_on_date(STATES, KINDS, LEVELS),
+    )
 
     def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
         for state, kinds in data["risks"].items():

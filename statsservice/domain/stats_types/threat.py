@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from statsservice.domain.processors import objects
 from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Labelled, Number, UUIDString, Weight, labels_of
 
@@ -26,6 +27,7 @@ class ThreatType(StatsType):
     name = "threat"
     schema = ObjectItemSchema
     many = True
+    processors = (objects.average_on_date("threat", "threat"),)
 
     def load(self, data: Any) -> Any:
         loaded = super().load(data)
@@ -73,3 +75,4 @@ class VulnerabilityType(ThreatType):
     """Same shape and rollups as threats; a separate type so series never mix."""
 
     name = "vulnerability"
+    processors = (objects.average_on_date("vulnerability", "vulnerability"),)

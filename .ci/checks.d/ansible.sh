@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The Ansible role (ansible/): ansible-lint (production profile) and --syntax-check of every
+# playbook, then ansible/tests applies the role to this machine twice with `-c local` (the second
+# run must change nothing) and runs the hub it installed, on the PostgreSQL of TEST_DATABASE_URL.
+# Ansible lives in its own virtualenv (ansible/requirements.txt), cached between runs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${TEST_DATABASE_URL:?the loopback apply needs the PostgreSQL that .ci/run starts}"
+VENV="${STATSSERVICE_ANSIBLE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/statsservice-ci/ansible-venv}"
+REQUIREMENTS=ansible/requirements.txt
+if [ ! -x "$VENV/bin/ansible-lint" ] || ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt"; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$REQUIREMENTS"
+    cp "$REQUIREMENTS" "$VENV/requirements.txt"
+fi
+if ! command -v rsync >/dev/null; then  # ansible.posix.synchronize copies the checkout with it
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq rsync >/dev/null
+fi
+export PATH="$VENV/bin:$PATH" ANSIBLE_NOCOLOR=1
+
+echo "--- syntax check"
+(cd ansible && ansible-playbook --syntax-check -i inventory.example.yml site-local.yml site-global.yml tests/loopback.yml)
+echo "--- ansible-lint"
+(cd ansible && ansible-lint --nocolor site-local.yml site-global.yml tests/loopback.yml roles/statsservice)
+echo "--- apply the role to this machine (ansible/tests)"
+ANSIBLE_PLAYBOOK="$VENV/bin/ansible-playbook" .venv/bin/pytest -q -p no:cacheprovider ansible/tests

@@ -1,0 +1,55 @@
+"""Processors of knowledge-base objects (threats, vulnerabilities): per object, the weighted mean
+of its count, maximum risk and average rate per period, and over the whole selection."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from statsservice.domain.processors.base import Aggregate, Cell, Processor, iso
+
+FIELDS = ("count", "maxRisk", "averageRate")  # rollup m1, m2, m3
+EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
+
+
+def _means(n: float, sums: list[float] | tuple[float, ...]) -> dict[str, float]:
+    return {name: sums[i] / n for i, name in enumerate(FIELDS)}
+
+
+def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
+    by_object: dict[str, list[Cell]] = defaultdict(list)
+    for cell in result.cells:
+        by_object[cell.key[0]].append(cell)
+    out = []
+    for uuid in sorted(by_object):
+        cells = sorted(by_object[uuid], key=lambda c: c.bucket or "")
+        weight = sum(c.n for c in cells)
+        totals = [sum(c.sums[i] for c in cells) for i in range(3)]
+        out.append(
+            {
+                "object": uuid,
+                "labels": {**EMPTY_LABELS, **result.labels.get(uuid, {})},
+                "values": [{"date": iso(c.bucket), **_means(c.n, c.sums)} for c in cells],
+                "averages": _means(weight, totals),
+            }
+        )
+    return out
+
+
+def average_on_date(type_name: str, noun: str) -> Processor:
+    """``<type>_average_on_date`` for a stats type whose rollup rows are one object each."""
+    return Processor(
+        name=f"{type_name}_average_on_date",
+        type=type_name,
+        description=(
+            f"Per {noun} (object uuid, labels): the mean count, maxRisk and averageRate per period "
+            "(`values`, one per period with data, dates ascending, each dated by the first day of "
+            "its period) and over the whole selection (`averages`). Means are weighted by `n` and "
+            f"taken over the analyses that list the {noun}: an analysis without it does not count. "
+            "Labels are the latest uploaded."
+        ),
+        shape=_shape,
+        series=True,
+        label_keys=lambda cells: {cell.key[0] for cell in cells},
+        label_type=type_name,
+    )

@@ -1,0 +1,286 @@
+"""Processed queries: rollup rows summed in SQL per period bucket and key, weighted by ``n``.
+
+Two sources, one result shape (``domain.processors.Aggregate``):
+
+- the whole hub (no client, no analyses selected) reads ``rollup_day``, the rollups already
+  summed per day over every analysis, so a year costs 365 rows per key whatever the number of
+  analyses. Days marked stale by the triggers on ``stats`` are rebuilt first, a batch of days
+  per transaction, each committed (so the work is kept even if the request is cut short);
+- a selection of analyses or of one client reads its own ``rollup`` rows through ``stats``.
+
+Nothing here decodes the JSON of a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from statsservice.domain.processors import Aggregate, Cell, Plan, check_period, get_processor
+from statsservice.extensions import db
+from statsservice.storage.models import Client, Label, Rollup, RollupDay, RollupDayStale, Stats
+from statsservice.storage.stats import StatsFilter
+from statsservice.storage.stats import _apply as apply_filter
+
+#: days rebuilt per transaction: bounds the work a single request may lose if interrupted
+REBUILD_DAYS = 31
+#: values per IN (...) list, well under every database's bind-parameter limit
+CHUNK = 1000
+#: first half of the advisory-lock key that serialises rebuilds of one type (PostgreSQL)
+LOCK_CLASS = 0x524F4C4C  # "ROLL"
+
+
+def run_processor(
+    name: str,
+    *,
+    stats_type: str | None = None,
+    params: dict | None = None,
+    selection: StatsFilter,
+    period: str = "day",
+) -> Any:
+    """Run processor ``name`` over ``selection`` (its ``type`` is the processor's).
+
+    Raises ``ProcessorError`` for an unknown processor, one that does not fit ``stats_type``,
+    bad ``params`` or an unknown ``period``. A whole-hub selection may first rebuild stale days,
+    which commits the session: call it with no pending writes.
+    """
+    processor = get_processor(name, stats_type)
+    options = processor.load_params(params)
+    bucket_period = check_period(period) if processor.series else None
+    selection = replace(selection, type=processor.type)
+    plan = processor.plan(options)
+    if selection.client_id is None and not selection.anrs:
+        refresh_days(processor.type, selection.date_from, selection.date_to)
+        cells, weights = _from_days(selection, bucket_period, plan)
+    else:
+        cells, weights = _from_rollups(selection, bucket_period, plan)
+    labels = _labels(processor.label_type, processor.label_keys(cells)) if processor.label_type else {}
+    return processor.shape(Aggregate(cells=cells, weights=weights, labels=labels), options)
+
+
+# --- period buckets --------------------------------------------------------------------------
+
+
+def bucket(column: Any, period: str) -> ColumnElement:
+    """The first day of ``column``'s period, as a date (ISO weeks start on Monday)."""
+    if period == "day":
+        return column
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc(period, cast(column, DateTime)), Date)
+    modifiers: dict[str, tuple[Any, ...]] = {
+        "week": ("-6 days", "weekday 1"),
+        "month": ("start of month",),
+        "quarter": (
+            "start of month",
+            func.printf("-%d months", (cast(func.strftime("%m", column), Integer) - 1) % 3),
+        ),
+        "year": ("start of year",),
+    }
+    return func.date(column, *modifiers[period], type_=Date)
+
+
+# --- aggregation -----------------------------------------------------------------------------
+
+Sums = tuple[list[Cell], dict[date | None, float]]
+
+
+def _matching(plan: Plan, model: Any) -> list[ColumnElement]:
+    return [getattr(model, part).in_(values) for part, values in plan.match.items()]
+
+
+def _cells(query: Select, has_bucket: bool) -> list[Cell]:
+    cells = []
+    for row in db.session.execute(query):
+        values = tuple(row)
+        bucket_value, rest = (values[0], values[1:]) if has_bucket else (None, values)
+        k1, k2, k3, k4, n, s1, s2, s3 = rest
+        cells.append(Cell(bucket_value, (k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3))))
+    return cells
+
+
+def _grouped(keys: list[Any], sums: list[Any], period: str | None, day: Any) -> tuple[list, list]:
+    """(selected columns, GROUP BY columns): the period bucket first when there is one."""
+    if period is not None:
+        keys = [bucket(day, period).label("bucket"), *keys]
+    return [*keys, *sums], keys
+
+
+def _record_key(model: Any) -> ColumnElement:
+    return and_(model.k1 == "", model.k2 == "", model.k3 == "", model.k4 == "")
+
+
+def _from_days(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
+    """Whole-hub sums from ``rollup_day``."""
+    d = RollupDay
+    scope = [d.type == f.type]
+    if f.date_from:
+        scope.append(d.date >= f.date_from)
+    if f.date_to:
+        scope.append(d.date <= f.date_to)
+    if f.local_only:
+        scope.append(d.local.is_(True))
+    keys = [d.k1, d.k2, d.k3, d.k4]
+    sums = [func.sum(d.n), func.sum(d.s1), func.sum(d.s2), func.sum(d.s3)]
+    columns, group = _grouped(keys, sums, period, d.date)
+    query = select(*columns).where(*scope, ~_record_key(d), *_matching(plan, d)).group_by(*group)
+    cells = _cells(query, period is not None)
+    weights: dict[date | None, float] = {}
+    if plan.record_weights:
+        columns, group = _grouped([], [func.sum(d.n)], period, d.date)
+        weights = _weights(select(*columns).where(*scope, _record_key(d)).group_by(*group), period)
+    return cells, weights
+
+
+def _from_rollups(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
+    """Sums over the rollup rows of the selected records (some analyses, or one client's)."""
+    r = Rollup
+    keys = [r.k1, r.k2, r.k3, r.k4]
+    sums = [func.sum(r.n), func.sum(r.n * r.m1), func.sum(r.n * r.m2), func.sum(r.n * r.m3)]
+    columns, group = _grouped(keys, sums, period, Stats.date)
+    query = apply_filter(select(*columns).select_from(r).join(Stats, Stats.id == r.stats_id), f)
+    cells = _cells(query.where(*_matching(plan, r)).group_by(*group), period is not None)
+    weights: dict[date | None, float] = {}
+    if plan.record_weights:
+        columns, group = _grouped([], [func.sum(Stats.n)], period, Stats.date)
+        weights = _weights(apply_filter(select(*columns), f).group_by(*group), period)
+    return cells, weights
+
+
+def _weights(query: Select, period: str | None) -> dict[date | None, float]:
+    """Total record weight per bucket (``None``: the whole selection)."""
+    out: dict[date | None, float] = {}
+    for row in db.session.execute(query):
+        bucket_value, total = (row[0], row[1]) if period is not None else (None, row[0])
+        if total:
+            out[bucket_value] = float(total)
+    return out
+
+
+def _labels(label_type: str, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for chunk in _chunks(sorted(keys), CHUNK):
+        query = select(Label.key, Label.labels).where(Label.type == label_type, Label.key.in_(chunk))
+        out.update({key: labels for key, labels in db.session.execute(query)})
+    return out
+
+
+# --- keeping rollup_day fresh ----------------------------------------------------------------
+
+
+def refresh_days(stats_type: str, date_from: date | None = None, date_to: date | None = None) -> int:
+    """Rebuild the ``rollup_day`` rows of every stale day of ``stats_type`` in the range.
+
+    Commits the session after each batch of days: the rebuild is kept even if the request is
+    cut short, and it is visible to the query that follows. On PostgreSQL an advisory lock makes
+    concurrent rebuilds of one type take turns. Returns the number of days rebuilt.
+    """
+    window = [RollupDayStale.type == stats_type]
+    if date_from:
+        window.append(RollupDayStale.date >= date_from)
+    if date_to:
+        window.append(RollupDayStale.date <= date_to)
+    if db.session.scalar(select(RollupDayStale.id).where(*window).limit(1)) is None:
+        return 0
+    session, rebuilt = db.session, 0
+    while True:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(stats_type))))
+        days = list(
+            session.scalars(
+                select(RollupDayStale.date)
+                .where(*window)
+                .group_by(RollupDayStale.date)
+                .order_by(RollupDayStale.date)
+                .limit(REBUILD_DAYS)
+            )
+        )
+        if not days:
+            session.commit()  # releases the lock
+            return rebuilt
+        stale = RollupDayStale.type == stats_type, RollupDayStale.date.in_(days)
+        marks = list(session.scalars(select(RollupDayStale.id).where(*stale)))
+        _rebuild(stats_type, days)
+        for chunk in _chunks(marks, CHUNK):
+            session.execute(delete(RollupDayStale).where(RollupDayStale.id.in_(chunk)))
+        session.commit()
+        rebuilt += len(days)
+
+
+def _rebuild(stats_type: str, days: Sequence[date]) -> None:
+    """Replace the ``rollup_day`` rows of ``days`` by sums over the current rollups and records."""
+    d, r = RollupDay, Rollup
+    records = and_(Stats.type == stats_type, Stats.date.in_(days))
+    db.session.execute(delete(d).where(d.type == stats_type, d.date.in_(days)))
+    key = [Stats.type, Stats.date, Client.local, r.k1, r.k2, r.k3, r.k4]
+    elements = (
+        select(
+            *key,
+            func.count(),
+            func.sum(r.n),
+            func.sum(r.n * r.m1),
+            func.sum(r.n * r.m2),
+            func.sum(r.n * r.m3),
+        )
+        .select_from(r)
+        .join(Stats, Stats.id == r.stats_id)
+        .join(Client, Client.id == Stats.client_id)
+        .where(records)
+        .group_by(*key)
+    )
+    empty, zero = literal(""), literal(0.0)
+    whole_records = (
+        select(
+            Stats.type,
+            Stats.date,
+            Client.local,
+            empty,
+            empty,
+            empty,
+            empty,
+            func.count(),
+            func.sum(Stats.n),
+            zero,
+            zero,
+            zero,
+        )
+        .select_from(Stats)
+        .join(Client, Client.id == Stats.client_id)
+        .where(records)
+        .group_by(Stats.type, Stats.date, Client.local)
+    )
+    target = [d.type, d.date, d.local, d.k1, d.k2, d.k3, d.k4, d.entries, d.n, d.s1, d.s2, d.s3]
+    db.session.execute(insert(d).from_select(target, elements))
+    db.session.execute(insert(d).from_select(target, whole_records))
+
+
+def stale_days(stats_type: str | None = None) -> int:
+    """How many (type, day) pairs wait for a rebuild (for operators and tests)."""
+    query = select(RollupDayStale.type, RollupDayStale.date).distinct()
+    if stats_type:
+        query = query.where(RollupDayStale.type == stats_type)
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+__all__ = ["bucket", "refresh_days", "run_processor", "stale_days"]

@@ -1,0 +1,38 @@
+"""Helpers for the operations tests: read /metrics samples, upload demo batches over HTTP."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from statsservice.demo.payloads import Generator
+from tests.api_support import auth
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``{(sample name, sorted labels): value}`` of a Prometheus exposition text."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(scraped: dict, name: str, **labels: str) -> float:
+    """One sample's value; 0 when absent (a counter never incremented has no sample yet)."""
+    return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def demo_records(
+    anrs: int = 3, days: int = 2, end: date | None = None, seed: int = 7
+) -> list[dict[str, Any]]:
+    """Every record ``anrs`` analyses upload over ``days`` days ending ``end`` (default yesterday)."""
+    end = end or date.today() - timedelta(days=1)
+    generator = Generator(seed=seed, anrs=anrs)
+    return [record for _day, _anr, batch in generator.iter_batches(days, end) for record in batch]
+
+
+def upload(http: Any, token: str, records: list[dict]) -> Any:
+    return http.post("/api/v1/stats/", json=records, headers=auth(token))

@@ -1,0 +1,146 @@
+"""``stats_export``: demo uploads exported in Hive layout and read back with pyarrow; the files'
+totals equal the database's, in flat typed columns."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from sqlalchemy import func, select
+
+from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.extensions import db
+from statsservice.storage.models import Rollup, Stats
+from tests.api_support import new_client
+from tests.ops_support import demo_records, upload
+
+MEASURES = {  # export columns whose sums must equal the rollup sums (m1, m2, m3)
+    "threat": ("count", "max_risk", "average_rate"),
+    "vulnerability": ("count", "max_risk", "average_rate"),
+    "cartography": ("count",),
+    "compliance": ("current", "target"),
+}
+LEVELS = ("low_risks", "medium_risks", "high_risks")
+
+
+def fill(client) -> int:
+    token = new_client("Export FO")
+    records = demo_records(anrs=3, days=3)
+    assert upload(client, token, records).status_code == 201
+    return len(records)
+
+
+def database_totals(stats_type: str) -> dict:
+    rollups = db.session.execute(
+        select(func.count(), func.sum(Rollup.m1), func.sum(Rollup.m2), func.sum(Rollup.m3)).where(
+            Rollup.type == stats_type
+        )
+    ).one()
+    return {
+        "records": db.session.scalar(select(func.count()).select_from(Stats).where(Stats.type == stats_type)),
+        "dates": {
+            d.isoformat() for d in db.session.scalars(select(Stats.date).where(Stats.type == stats_type))
+        },
+        "rollups": rollups[0],
+        "sums": [float(v or 0) for v in rollups[1:]],
+    }
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_parquet_export_read_back_equals_database(client, cli, tmp_path):
+    stored = fill(client)
+    out = tmp_path / "lake"
+    result = cli.invoke(
+        args=["stats_export", "--format", "parquet", "--out", str(out), "--partition-by", "type,date"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"exported {stored} records" in result.output
+
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    layout = re.compile(r"^type=([a-z]+)/date=(\d{4}-\d{2}-\d{2})/part-0\.parquet$")
+    assert files and all(layout.match(f) for f in files), files
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+    for stats_type in TYPE_NAMES:
+        expected = database_totals(stats_type)
+        table = ds.dataset(out / f"type={stats_type}", format="parquet", partitioning="hive").to_table()
+        dates = {layout.match(f).group(2) for f in files if f.startswith(f"type={stats_type}/")}
+        assert dates == expected["dates"]
+        assert len(set(table.column("record_uuid").to_pylist())) == expected["records"]
+        # flat, typed columns: numbers are numbers, nothing is a JSON blob
+        for field in table.schema:
+            if field.name in {"count", "max_risk", "average_rate", "current", "target", "total", *LEVELS}:
+                assert pa.types.is_floating(field.type), field
+        assert not any(
+            isinstance(v, str) and v.lstrip().startswith(("{", "["))
+            for name in table.column_names
+            for v in table.column(name).to_pylist()
+        )
+        if stats_type == "risk":
+            cells = [v for name in LEVELS for v in table.column(name).to_pylist() if v is not None]
+            assert len(cells) == expected["rollups"]
+            assert close(sum(cells), expected["sums"][0])
+            continue
+        assert table.num_rows == expected["rollups"]
+        for index, name in enumerate(MEASURES[stats_type]):
+            assert close(sum(table.column(name).to_pylist()), expected["sums"][index]), (stats_type, name)
+
+
+def test_csv_by_month_and_replacing_an_export(client, cli, tmp_path):
+    fill(client)
+    out = tmp_path / "csv"
+    args = [
+        "stats_export",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--partition-by",
+        "type, month",
+        "--type",
+        "threat",
+    ]
+    assert cli.invoke(args=args).exit_code == 0
+    (part,) = list(out.rglob("*.csv"))
+    assert re.fullmatch(r"type=threat/month=\d{4}-\d{2}/part-0\.csv", part.relative_to(out).as_posix())
+    with part.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    expected = database_totals("threat")
+    assert len(rows) == expected["rollups"]
+    assert {row["date"] for row in rows} == expected["dates"]  # with month partitions the day stays a column
+    assert close(sum(float(row["count"]) for row in rows), expected["sums"][0])
+
+    again = cli.invoke(args=args)
+    assert again.exit_code == 1
+    assert again.output.strip().endswith(
+        "already holds an export of type=threat; use --replace to replace it"
+    )
+    replaced = cli.invoke(args=[*args, "--replace"])
+    assert replaced.exit_code == 0
+    assert [p.relative_to(out) for p in out.rglob("*.csv")] == [part.relative_to(out)]
+    assert sorted(p.name for p in out.iterdir()) == ["type=threat"]
+
+
+def test_bad_options_give_one_line_errors(app, cli, tmp_path):
+    bad = cli.invoke(args=["stats_export", "--out", str(tmp_path / "x"), "--partition-by", "date"])
+    assert bad.exit_code == 1 and bad.output.startswith("Error: --partition-by must be one of")
+    dates = ["--date-from", "2026-02-01", "--date-to", "2026-01-01"]
+    reversed_dates = cli.invoke(args=["stats_export", "--out", str(tmp_path / "y"), *dates])
+    assert reversed_dates.exit_code == 1 and "--date-from is after --date-to" in reversed_dates.output
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    on_file = cli.invoke(args=["stats_export", "--out", str(blocker / "sub")])
+    assert on_file.exit_code == 1 and on_file.output.startswith("Error: cannot create")
+
+
+def test_empty_hub_exports_nothing(app, cli, tmp_path):
+    result = cli.invoke(args=["stats_export", "--out", str(tmp_path / "empty")])
+    assert result.exit_code == 0 and "exported 0 records as 0 rows in 0 parquet files" in result.output
+    assert list(Path(tmp_path / "empty").iterdir()) == []
