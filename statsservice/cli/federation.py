@@ -16,6 +16,7 @@ from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
 from statsservice.domain.federation.remote import RemoteHub
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
 
 SECRET_FILE = "federation_key"
@@ -160,7 +161,7 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
         f"summary: sent {sent}, unchanged {plan.unchanged}, withheld {len(plan.withheld)}, "
         f"withdrawn {deleted}, failed {failed}"
     )
-    _record("push", failed == 0)
+    record_job("push", failed == 0)
     if failed:
         raise click.ClickException(f"{failed} aggregates were not delivered; the next run retries them")
 
@@ -189,24 +190,15 @@ def stats_pull() -> None:
             body = response.json()
             series.append({"processor": name, "period": period, "type": body["type"], "data": body["data"]})
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-        _record("pull", False)
+        record_job("pull", False)
         raise click.ClickException(f"could not pull from the global hub: {exc.__class__.__name__}") from None
     except click.ClickException:
-        _record("pull", False)
+        record_job("pull", False)
         raise
     store.replace_community_series(series)
     db.session.commit()
-    _record("pull", True)
+    record_job("pull", True)
     click.echo(f"pulled {len(series)} community series ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)")
-
-
-def _record(kind: str, ok: bool) -> None:
-    """Report the outcome to the metrics registry when observability is installed."""
-    try:
-        from statsservice.observability.metrics import record_federation
-    except ImportError:
-        return
-    record_federation(kind, ok)
 
 
 def register(app: Flask) -> None:

@@ -69,11 +69,6 @@ def record_job(name: str, ok: bool) -> None:
         log.warning("could not record the outcome of %s: %s", name, exc.__class__.__name__)
 
 
-def record_federation(kind: str, ok: bool) -> None:
-    """Outcome of ``stats_push`` (kind ``push``) or ``stats_pull`` (kind ``pull``)."""
-    record_job(kind, ok)
-
-
 @dataclass
 class DatabaseSnapshot:
     """What /metrics reads from the database (needs an app context)."""

@@ -41,14 +41,7 @@ def create_client(
             raise ClientError(f"a client with uuid {uuid} already exists")
     if get_by_name(name) is not None:
         raise ClientError(f"a client named {name!r} already exists")
-    if token is None:
-        token = generate_token()
-    else:
-        problem = check_supplied_token(token)
-        if problem:
-            raise ClientError(problem)
-        if db.session.scalar(select(Client.id).where(Client.token_hash == hash_token(token))):
-            raise ClientError("this token is already used by another client")
+    token = _new_token(token)
     client = Client(
         name=name,
         role=role,
@@ -61,6 +54,18 @@ def create_client(
     db.session.add(client)
     db.session.commit()
     return client, token
+
+
+def _new_token(token: str | None) -> str:
+    """A generated token, or the supplied one once checked: well formed and used by no client."""
+    if token is None:
+        return generate_token()
+    problem = check_supplied_token(token)
+    if problem:
+        raise ClientError(problem)
+    if db.session.scalar(select(Client.id).where(Client.token_hash == hash_token(token))):
+        raise ClientError("this token is already used by another client")
+    return token
 
 
 def get_by_name(name: str) -> Client | None:
@@ -90,18 +95,10 @@ def rotate_token(uuid: str, token: str | None = None) -> tuple[Client, str]:
     """Give a client a new token (generated, or supplied by a provisioning tool); the old one stops
     working at once, since only the new hash is kept. Return the client and the clear token."""
     client = require_by_uuid(uuid)
-    if token is None:
-        token = generate_token()
-    else:
-        problem = check_supplied_token(token)
-        if problem:
-            raise ClientError(problem)
-    new_hash = hash_token(token)
-    if new_hash == client.token_hash:
+    if token is not None and hash_token(token) == client.token_hash:
         raise ClientError("the new token must differ from the current one")
-    if db.session.scalar(select(Client.id).where(Client.token_hash == new_hash)):
-        raise ClientError("this token is already used by another client")
-    client.token_hash = new_hash
+    token = _new_token(token)
+    client.token_hash = hash_token(token)
     db.session.commit()
     return client, token
 

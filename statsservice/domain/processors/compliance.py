@@ -40,7 +40,7 @@ def _plan(options: dict[str, Any]) -> Plan:
 
 def _values(cells: list[Cell], series: bool) -> dict[str, Any]:
     def means(cell: Cell) -> dict[str, float]:
-        return {"current": cell.mean(0), "target": cell.mean(0)}
+        return {"current": cell.mean(0), "target": cell.mean(1)}  # rollup m1, m2
 
     if not series:
         return means(cells[0])
