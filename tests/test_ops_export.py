@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +29,8 @@ MEASURES = {  # export columns whose sums must equal the rollup sums (m1, m2, m3
     "compliance": ("current", "target"),
 }
 LEVELS = ("low_risks", "medium_risks", "high_risks")
+FLASK = str(Path(sys.executable).parent / "flask")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def fill(client) -> int:
@@ -144,3 +150,43 @@ def test_empty_hub_exports_nothing(app, cli, tmp_path):
     result = cli.invoke(args=["stats_export", "--out", str(tmp_path / "empty")])
     assert result.exit_code == 0 and "exported 0 records as 0 rows in 0 parquet files" in result.output
     assert list(Path(tmp_path / "empty").iterdir()) == []
+
+
+def run_export(database_url: str, tmp_path: Path, out: Path, *, terminal: bool) -> tuple[int, str]:
+    """``flask stats_export`` in a process of its own, its stderr a terminal or a pipe."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_")}
+    env.update(
+        STATS_INSTANCE_PATH=str(tmp_path / "instance"), STATSSERVICE_SQLALCHEMY_DATABASE_URI=database_url
+    )
+    command = [FLASK, "--app", "statsservice", "stats_export", "--out", str(out)]
+    if not terminal:
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        return result.returncode, result.stderr
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower
+    ) as process:
+        os.close(follower)
+        screen = b""
+        while True:  # read while it runs, so a full terminal buffer never blocks it
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+        code = process.wait(timeout=300)
+    os.close(leader)
+    return code, screen.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_one_label_line_in_logs(client, database_url, tmp_path):
+    fill(client)
+    code, screen = run_export(database_url, tmp_path, tmp_path / "tty", terminal=True)
+    assert code == 0, screen
+    assert re.search(r"exporting records\s+\[#+\]\s+100%", screen), screen
+    # cron's log gets the label once and no bar
+    code, log = run_export(database_url, tmp_path, tmp_path / "piped", terminal=False)
+    assert code == 0, log
+    assert log.count("exporting records") == 1 and "#" not in log and "%" not in log

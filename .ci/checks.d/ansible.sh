@@ -2,7 +2,9 @@
 # The Ansible role (ansible/): ansible-lint (production profile) and --syntax-check of every
 # playbook, then ansible/tests applies the role to this machine twice with `-c local` (the second
 # run must change nothing) and runs the hub it installed, on the PostgreSQL of TEST_DATABASE_URL.
-# Ansible lives in its own virtualenv (ansible/requirements.txt), cached between runs.
+# Ansible lives in its own virtualenv (ansible/requirements.txt), cached between runs. The test
+# also runs the nginx site the role renders with Debian's nginx binary, unpacked from its package
+# into the same cache (never installed: no service starts, no port 80 is taken).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${TEST_DATABASE_URL:?the loopback apply needs the PostgreSQL that .ci/run starts}"
@@ -20,7 +22,16 @@ if ! command -v rsync >/dev/null; then  # ansible.posix.synchronize copies the c
     apt-get update -qq
     apt-get install -y -qq rsync >/dev/null
 fi
-export PATH="$VENV/bin:$PATH" ANSIBLE_NOCOLOR=1
+NGINX_ROOT="$(dirname "$VENV")/nginx-deb"
+if [ ! -x "$NGINX_ROOT/usr/sbin/nginx" ]; then
+    DEB_DIR="$(mktemp -d)"
+    chmod 755 "$DEB_DIR"  # apt's download user writes there
+    (cd "$DEB_DIR" && { apt-get download -qq nginx 2>/dev/null || { apt-get update -qq && apt-get download -qq nginx; }; })
+    rm -rf "$NGINX_ROOT"
+    dpkg-deb -x "$DEB_DIR"/nginx_*.deb "$NGINX_ROOT"
+    rm -rf "$DEB_DIR"
+fi
+export PATH="$VENV/bin:$PATH" ANSIBLE_NOCOLOR=1 NGINX_BIN="$NGINX_ROOT/usr/sbin/nginx"
 
 echo "--- syntax check"
 (cd ansible && ansible-playbook --syntax-check -i inventory.example.yml site-local.yml site-global.yml tests/loopback.yml)
