@@ -39,5 +39,23 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Processors benchmark: ingest and processed queries on gunicorn + a private PostgreSQL, sizes S and M
+# (a few minutes each; BENCH_ARGS="--sizes L" for the large set); figures in docs/PERFORMANCE.md.
+BENCH_ARGS ?= --sizes S,M
+bench: install
+	$(BIN)/python -m bench.processors $(BENCH_ARGS)
+
+.PHONY: load faults
+# Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
+# (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
+LOAD_ARGS ?=
+load: install
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+# The fault tests alone: SIGKILL mid-upload, PostgreSQL restarted, global hub killed mid-push, slow clients.
+faults: install
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_faults_kill.py tests/test_faults_postgres.py \
+		tests/test_faults_federation.py tests/test_faults_slowloris.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

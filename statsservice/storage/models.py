@@ -102,10 +102,8 @@ class Rollup(db.Model):
     """
 
     __tablename__ = "rollup"
-    __table_args__ = (
-        Index("ix_rollup_type_date", "type", "date", "k1"),
-        Index("ix_rollup_stats", "stats_id"),
-    )
+    # queries reach rollups through their record only (see migration 0005)
+    __table_args__ = (Index("ix_rollup_stats", "stats_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     stats_id: Mapped[int] = mapped_column(ForeignKey("stats.id", ondelete="CASCADE"))

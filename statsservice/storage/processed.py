@@ -106,13 +106,15 @@ def _matching(plan: Plan, model: Any) -> list[ColumnElement]:
 
 
 def _cells(query: Select, has_bucket: bool) -> list[Cell]:
-    cells = []
-    for row in db.session.execute(query):
-        values = tuple(row)
-        bucket_value, rest = (values[0], values[1:]) if has_bucket else (None, values)
-        k1, k2, k3, k4, n, s1, s2, s3 = rest
-        cells.append(Cell(bucket_value, (k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3))))
-    return cells
+    """Rows ``([bucket], k1..k4, n, s1, s2, s3)`` as cells, read through Core: no ORM row handling
+    for what may be tens of thousands of rows."""
+    rows = db.session.connection().execute(query).all()
+    if not has_bucket:
+        rows = ((None, *row) for row in rows)
+    return [
+        Cell(day, (k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3)))
+        for day, k1, k2, k3, k4, n, s1, s2, s3 in rows
+    ]
 
 
 def _grouped(keys: list[Any], sums: list[Any], period: str | None, day: Any) -> tuple[list, list]:

@@ -13,6 +13,8 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
+import orjson
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import validate, validates_schema
 
@@ -125,7 +127,7 @@ class Processed(MethodView):
     @blp.arguments(ProcessedQuerySchema, location="query")
     @blp.response(200, ProcessedSchema)
     @blp.alt_response(400, response=http.HTTPStatus(400).name)
-    def get(self, params: dict) -> dict:
+    def get(self, params: dict) -> Response:
         """Run a processor over the selected records and return its chart-ready data."""
         client = current_client()
         date_to = params.get("date_to") or date.today()
@@ -148,7 +150,9 @@ class Processed(MethodView):
             )
         except ProcessorError as exc:
             raise ApiError(400, exc.message, {exc.field: [exc.message]}) from None
-        return {"type": PROCESSORS[params["processor"]].type, "processor": params["processor"], "data": data}
+        body = {"type": PROCESSORS[params["processor"]].type, "processor": params["processor"], "data": data}
+        # A year of daily points is megabytes of JSON: orjson writes it ten times faster than json.
+        return current_app.response_class(orjson.dumps(body), mimetype="application/json")
 
 
 @blp.route("/list")

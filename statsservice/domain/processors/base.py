@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import marshmallow as ma
 
@@ -35,9 +35,10 @@ class ProcessorError(ValueError):
         self.field, self.message = field, message
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """Sums over the rollup rows of one key in one bucket (``bucket`` None: the whole selection)."""
+class Cell(NamedTuple):
+    """Sums over the rollup rows of one key in one bucket (``bucket`` None: the whole selection).
+
+    A named tuple: a year of daily buckets is tens of thousands of them per request."""
 
     bucket: date | None
     key: Key

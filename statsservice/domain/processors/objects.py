@@ -12,25 +12,31 @@ FIELDS = ("count", "maxRisk", "averageRate")  # rollup m1, m2, m3
 EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
 
 
-def _means(n: float, sums: list[float] | tuple[float, ...]) -> dict[str, float]:
-    return {name: sums[i] / n for i, name in enumerate(FIELDS)}
-
-
 def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
     by_object: dict[str, list[Cell]] = defaultdict(list)
     for cell in result.cells:
         by_object[cell.key[0]].append(cell)
     out = []
     for uuid in sorted(by_object):
-        cells = sorted(by_object[uuid], key=lambda c: c.bucket or "")
-        weight = sum(c.n for c in cells)
-        totals = [sum(c.sums[i] for c in cells) for i in range(3)]
+        values = []
+        weight = total_count = total_max = total_rate = 0.0
+        for day, _key, n, (count, max_risk, rate) in sorted(by_object[uuid], key=lambda c: c.bucket):
+            values.append(
+                {"date": iso(day), FIELDS[0]: count / n, FIELDS[1]: max_risk / n, FIELDS[2]: rate / n}
+            )
+            weight, total_count, total_max, total_rate = (
+                weight + n,
+                total_count + count,
+                total_max + max_risk,
+                total_rate + rate,
+            )
+        averages = (total_count / weight, total_max / weight, total_rate / weight)
         out.append(
             {
                 "object": uuid,
                 "labels": {**EMPTY_LABELS, **result.labels.get(uuid, {})},
-                "values": [{"date": iso(c.bucket), **_means(c.n, c.sums)} for c in cells],
-                "averages": _means(weight, totals),
+                "values": values,
+                "averages": dict(zip(FIELDS, averages, strict=True)),
             }
         )
     return out

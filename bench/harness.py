@@ -1,0 +1,198 @@
+"""What a benchmark runs against: a private PostgreSQL cluster (installed with apt-get when the
+machine has none, as CI does) and a hub served by gunicorn with the production settings
+(``contrib/gunicorn.conf.py``), both on loopback under one scratch folder, plus a sampler of the
+workers' peak memory.
+
+The cluster keeps PostgreSQL's durability defaults (``fsync`` on, unlike the test clusters):
+ingest figures must be those of a real server.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.live import BIN, REPO, LiveHub
+from tests.pg_cluster import PrivateCluster
+
+
+def ensure_postgresql() -> None:
+    """Install the server binaries when missing (needs root, like ``.ci/setup.d``)."""
+    try:
+        from tests.pg_cluster import pg_bin
+
+        pg_bin()
+    except RuntimeError:
+        subprocess.run(["bash", str(REPO / ".ci/setup.d/postgresql.sh")], check=True)
+
+
+class BenchCluster(PrivateCluster):
+    """A ``PrivateCluster`` with durable writes and room for a few hundred MB of hot data."""
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            "-c shared_buffers=256MB -c max_connections=100"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-o",
+            options,
+            action,
+            *extra,
+        )
+
+
+@dataclass
+class BenchHub(LiveHub):
+    """A ``LiveHub`` started with ``contrib/gunicorn.conf.py`` (production worker count, recycling)."""
+
+    workers: int | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        env.update(
+            GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            GUNICORN_ERRORLOG=str(self.root / "gunicorn.log"),
+            GUNICORN_LOGLEVEL="warning",
+            PROMETHEUS_MULTIPROC_DIR=str(self.root / "metrics"),
+        )
+        if self.workers:
+            env["GUNICORN_WORKERS"] = str(self.workers)
+        return env
+
+    def start(self) -> BenchHub:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.flask("db", "upgrade")
+        command = [
+            str(BIN / "gunicorn"),
+            "-c",
+            str(REPO / "contrib/gunicorn.conf.py"),
+            "statsservice:create_app()",
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "app.log", "ab"),  # noqa: SIM115 - lives as long as the process
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"hub did not start; see {self.root / 'gunicorn.log'}")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (gunicorn's workers), from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def status_kib(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class PeakRss:
+    """Samples the workers of a gunicorn master (recycled ones included) and keeps the highest
+    peak resident set (``VmHWM``) any of them reached."""
+
+    master: int
+    interval: float = 0.25
+    peak_kib: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        for pid in children(self.master):
+            self.peak_kib = max(self.peak_kib, status_kib(pid, "VmHWM"))
+
+    def __enter__(self) -> PeakRss:
+        def run() -> None:
+            while not self._stop.wait(self.interval):
+                self.sample()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self.sample()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in 0..100)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q) - 1]
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        "unknown",
+    )
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    pg = subprocess.run(
+        [str(_pg_bin() / "postgres"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram_gib": f"{mem_kib / 2**20:.1f}",
+        "postgresql": pg,
+        "kernel": os.uname().release,
+    }
+
+
+def _pg_bin() -> Path:
+    from tests.pg_cluster import pg_bin
+
+    return pg_bin()
