@@ -68,37 +68,58 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
         db.session.execute(delete(Rollup).where(Rollup.stats_id.in_(replaced_ids)))
     db.session.flush()
 
-    rollups: list[dict[str, Any]] = []
+    rollups: list[tuple[Any, ...]] = []
     labels: dict[tuple[str, str], dict[str, str]] = {}
     for row in stored:
         stats_type = REGISTRY[row.type]
-        base = {
-            "stats_id": row.id,
-            "client_id": client_id,
-            "anr": row.anr,
-            "type": row.type,
-            "date": row.date,
-        }
-        for r in stats_type.explode(row.data, row.n):
-            rollups.append(
-                {
-                    **base,
-                    "k1": r.k1,
-                    "k2": r.k2,
-                    "k3": r.k3,
-                    "k4": r.k4,
-                    "m1": r.m1,
-                    "m2": r.m2,
-                    "m3": r.m3,
-                    "n": r.n,
-                }
-            )
+        base = (row.id, client_id, row.anr, row.type, row.date)
+        rollups.extend(
+            (*base, r.k1, r.k2, r.k3, r.k4, r.m1, r.m2, r.m3, r.n)
+            for r in stats_type.explode(row.data, row.n)
+        )
         for entry in stats_type.labels(row.data):
             labels[(row.type, entry.key)] = entry.labels
-    if rollups:
-        db.session.execute(insert(Rollup), rollups)
+    _insert_rollups(rollups)
     _upsert_labels(labels)
     return stored
+
+
+#: rollup columns in the order of the tuples built by ``upsert_records``
+ROLLUP_COLUMNS = (
+    "stats_id",
+    "client_id",
+    "anr",
+    "type",
+    "date",
+    "k1",
+    "k2",
+    "k3",
+    "k4",
+    "m1",
+    "m2",
+    "m3",
+    "n",
+)
+
+
+def _insert_rollups(rows: list[tuple[Any, ...]]) -> None:
+    """Write rollup rows in the session's transaction: ``COPY`` on PostgreSQL (a batch holds tens
+    of thousands of rows, and COPY is several times faster than multi-row INSERTs), executemany
+    elsewhere."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY rollup ({', '.join(ROLLUP_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    table = Rollup.__table__
+    connection.execute(insert(table), [dict(zip(ROLLUP_COLUMNS, row, strict=True)) for row in rows])
 
 
 def _upsert_labels(labels: dict[tuple[str, str], dict[str, str]]) -> None:

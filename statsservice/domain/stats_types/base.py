@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, ValidationError
@@ -47,18 +48,24 @@ class StatsType:
     #: what ``/stats/processed/`` can compute from this type's rollups (``domain.processors``)
     processors: ClassVar[tuple[Processor, ...]] = ()
 
+    @cached_property
+    def _schema(self) -> Schema:
+        """One schema instance per type, reused: building one (and its nested schemas) costs more
+        than loading a record with it."""
+        return self.schema()
+
     def load(self, data: Any) -> Any:
         """Validate and normalise a record's ``data``; raises ``ValidationError``."""
         if self.many:
             if not isinstance(data, list):
                 raise ValidationError({"_schema": ["must be a list"]})
-            loaded = self.schema(many=True).load(data)
+            loaded = self._schema.load(data, many=True)
         else:
             if isinstance(data, list) and not data:
                 data = {}  # PHP's empty map
             if not isinstance(data, dict):
                 raise ValidationError({"_schema": ["must be an object"]})
-            loaded = self.schema().load(data)
+            loaded = self._schema.load(data)
         return drop_none_weights(loaded)
 
     def explode(self, data: Any, n: float) -> Iterable[RollupRow]:
