@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import create_engine, inspect, text
 
 from statsservice.demo.payloads import Generator
+from tests.approx import assert_close
 from tests.live import LiveHub
 
 TODAY = date.today()
@@ -41,21 +42,6 @@ def processed(hub: LiveHub, token: str, **params) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_close(expected, actual, path="$"):
-    if isinstance(expected, dict):
-        assert isinstance(actual, dict) and set(expected) == set(actual), (path, expected, actual)
-        for key in expected:
-            assert_close(expected[key], actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(actual, list) and len(expected) == len(actual), (path, expected, actual)
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            assert_close(e, a, f"{path}[{i}]")
-    elif isinstance(expected, float | int) and not isinstance(expected, bool):
-        assert actual == pytest.approx(expected, rel=1e-9, abs=1e-9), path
-    else:
-        assert expected == actual, path
 
 
 def push(hub: LiveHub, *args: str):

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from statsservice.extensions import db
 from tests import oracle
 from tests.api_support import auth, new_client
+from tests.approx import assert_close
 
 EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "25"))
 SETTINGS = settings(
@@ -294,22 +295,6 @@ class Hub:
             local_only=request["local_stats_only"],
         )
         return oracle.select(list(self.stored.values()), stats_type, selection)
-
-
-def assert_close(expected: Any, actual: Any, path: str = "$") -> None:
-    if isinstance(expected, dict):
-        assert isinstance(actual, dict) and set(expected) == set(actual), (path, expected, actual)
-        for key in expected:
-            assert_close(expected[key], actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(actual, list) and len(expected) == len(actual), (path, expected, actual)
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            assert_close(e, a, f"{path}[{i}]")
-    elif isinstance(expected, float | int) and not isinstance(expected, bool):
-        assert isinstance(actual, float | int), (path, actual)
-        assert actual == pytest.approx(expected, rel=1e-9, abs=1e-9), (path, expected, actual)
-    else:
-        assert expected == actual, (path, expected, actual)
 
 
 # --- the properties ------------------------------------------------------------------------------
