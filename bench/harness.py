@@ -13,13 +13,10 @@ import os
 import statistics
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
-from tests.live import BIN, REPO, LiveHub
+from tests.live import REPO, LiveHub, production_command
 from tests.pg_cluster import PrivateCluster
 
 
@@ -36,23 +33,7 @@ def ensure_postgresql() -> None:
 class BenchCluster(PrivateCluster):
     """A ``PrivateCluster`` with durable writes and room for a few hundred MB of hot data."""
 
-    def _pg_ctl(self, action: str, *extra: str) -> None:
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-            "-c shared_buffers=256MB -c max_connections=100"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-o",
-            options,
-            action,
-            *extra,
-        )
+    settings = "-c shared_buffers=256MB -c max_connections=100"
 
 
 @dataclass
@@ -61,12 +42,11 @@ class BenchHub(LiveHub):
 
     workers: int | None = None
 
-    @property
-    def env(self) -> dict[str, str]:
-        env = super().env
+    def server_env(self) -> dict[str, str]:
+        env = super().server_env()
         env.update(
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
-            GUNICORN_ERRORLOG=str(self.root / "gunicorn.log"),
+            GUNICORN_ERRORLOG=str(self.root / "gunicorn-errors.log"),
             GUNICORN_LOGLEVEL="warning",
             PROMETHEUS_MULTIPROC_DIR=str(self.root / "metrics"),
         )
@@ -74,35 +54,8 @@ class BenchHub(LiveHub):
             env["GUNICORN_WORKERS"] = str(self.workers)
         return env
 
-    def start(self) -> BenchHub:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.flask("db", "upgrade")
-        command = [
-            str(BIN / "gunicorn"),
-            "-c",
-            str(REPO / "contrib/gunicorn.conf.py"),
-            "statsservice:create_app()",
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "app.log", "ab"),  # noqa: SIM115 - lives as long as the process
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"hub did not start; see {self.root / 'gunicorn.log'}")
+    def command(self) -> list[str]:
+        return production_command()
 
 
 def children(pid: int) -> list[int]:

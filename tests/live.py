@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -66,27 +67,29 @@ class LiveHub:
         fields = dict(line.split(": ", 1) for line in lines)
         return fields["UUID"], fields["Token"]
 
-    def start(self) -> LiveHub:
+    def command(self) -> list[str]:
+        """How gunicorn runs: two workers and a generous timeout (tests want room, not realism)."""
+        bind = f"127.0.0.1:{self.port}"
+        gunicorn = [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2", "--timeout", "120"]
+        return [*gunicorn, "statsservice:create_app()"]
+
+    def server_env(self) -> dict[str, str]:
+        """The environment of the gunicorn process (the CLI runs with ``env``)."""
+        return self.env
+
+    def start(self) -> Self:
+        """Migrate, start gunicorn in its own process group, and wait until ``/readyz`` says ready."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.flask("db", "upgrade")
         self.process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "120",
-                "statsservice:create_app()",
-            ],
+            self.command(),
             cwd=REPO,
-            env=self.env,
+            env=self.server_env(),
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "gunicorn.log", "ab"),  # noqa: SIM115 - lives as long as the process
             start_new_session=True,  # its own process group, so kill() reaches the workers too
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.url}/readyz", timeout=2).status_code == 200:
@@ -115,3 +118,13 @@ class LiveHub:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def production_command() -> list[str]:
+    """gunicorn as production runs it: every setting from ``contrib/gunicorn.conf.py``."""
+    return [
+        str(BIN / "gunicorn"),
+        "-c",
+        str(REPO / "contrib" / "gunicorn.conf.py"),
+        "statsservice:create_app()",
+    ]

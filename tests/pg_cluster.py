@@ -23,6 +23,9 @@ def pg_bin() -> Path:
 
 
 class PrivateCluster:
+    #: server settings beyond address, port and socket folder (tests trade durability for speed)
+    settings = "-c fsync=off"
+
     def __init__(self, root: Path):
         self.root, self.port, self.bin = root, free_port(), pg_bin()
         self.data = root / "data"
@@ -55,7 +58,7 @@ class PrivateCluster:
         return self
 
     def _pg_ctl(self, action: str, *extra: str) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} {self.settings}"
         self._run(
             "pg_ctl",
             "-D",
