@@ -35,7 +35,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.faults_support import ProductionHub
+from tests.faults_support import ProductionHub, records_without_rollups
 from tests.live import BIN, REPO
 from tests.pg_cluster import PrivateCluster
 
@@ -89,12 +89,7 @@ def verify(database_url: str, accepted: set[tuple[str, str, str, str]], names: l
             )
         ).all()
         total = conn.execute(text("SELECT count(*) FROM stats")).scalar_one()
-        orphans = conn.execute(
-            text(
-                "SELECT count(*) FROM stats s WHERE s.type IN ('risk', 'threat', 'vulnerability')"
-                " AND NOT EXISTS (SELECT 1 FROM rollup r WHERE r.stats_id = s.id)"
-            )
-        ).scalar_one()
+        orphans = records_without_rollups(conn)
     engine.dispose()
     known = set(names)
     stored = {(n, a, t, d.isoformat()) for n, a, t, d, _count in rows if n in known}

@@ -4,7 +4,19 @@ test and by ``bench/load.py``; ``tests.live.LiveHub`` pins its own workers and t
 
 from __future__ import annotations
 
+from sqlalchemy import Connection, text
+
 from tests.live import LiveHub, production_command
+
+
+def records_without_rollups(conn: Connection) -> int:
+    """Stored records of the types that always explode into rows, yet have none: a half-written
+    upload would show here."""
+    query = (
+        "SELECT count(*) FROM stats s WHERE s.type IN ('risk', 'threat', 'vulnerability')"
+        " AND NOT EXISTS (SELECT 1 FROM rollup r WHERE r.stats_id = s.id)"
+    )
+    return conn.execute(text(query)).scalar_one()
 
 
 class ProductionHub(LiveHub):

@@ -128,3 +128,22 @@ def production_command() -> list[str]:
         str(REPO / "contrib" / "gunicorn.conf.py"),
         "statsservice:create_app()",
     ]
+
+
+def federated_pair(root: Path, **local_config: str) -> tuple[LiveHub, LiveHub, str]:
+    """A global hub and a local hub registered on it as a remote client, both started.
+
+    The local hub pushes with k = 3, one retry and a short backoff (tests want failures fast);
+    ``local_config`` adds or overrides settings. Returns (global, local, the local hub's token).
+    """
+    world = LiveHub(root / "global", config={"MODE": "global"}).start()
+    _uuid, hub_token = world.create_client("hub-lu", "--remote")
+    config = {
+        "REMOTE_STATS_SERVER": world.url,
+        "REMOTE_STATS_TOKEN": hub_token,
+        "FEDERATION_MIN_ANALYSES": "3",
+        "FEDERATION_RETRIES": "1",
+        "FEDERATION_BACKOFF": "0.05",
+        **local_config,
+    }
+    return world, LiveHub(root / "local", config=config).start(), hub_token

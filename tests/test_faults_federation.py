@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from statsservice.demo.payloads import Generator
-from tests.live import BIN, REPO, LiveHub
+from tests.live import BIN, REPO, LiveHub, federated_pair
 
 TYPES = 5
 DAYS = 24
@@ -64,20 +64,11 @@ def leaves(tree: dict, path: str = "") -> dict[str, float]:
 
 
 def test_global_hub_killed_during_a_push(tmp_path):
-    world = LiveHub(tmp_path / "global", config={"MODE": "global"}).start()
-    _uuid, hub_token = world.create_client("hub-lu", "--remote")
-    local = LiveHub(
-        tmp_path / "local",
-        config={
-            "REMOTE_STATS_SERVER": world.url,
-            "REMOTE_STATS_TOKEN": hub_token,
-            "FEDERATION_MIN_ANALYSES": "3",
-            "FEDERATION_RETRIES": "1",
-            "FEDERATION_BACKOFF": "0.05",
-            "FEDERATION_TIMEOUT": "10",
-            "FEDERATION_BATCH_SIZE": "2",  # many small requests: the kill lands between two
-        },
-    ).start()
+    world, local, hub_token = federated_pair(
+        tmp_path,
+        FEDERATION_TIMEOUT="10",
+        FEDERATION_BATCH_SIZE="2",  # many small requests: the kill lands between two
+    )
     world_db, local_db = str(world.root / "hub.db"), str(local.root / "hub.db")
     try:
         gen = Generator(seed=31, anrs=3)

@@ -10,6 +10,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from statsservice.demo.payloads import Generator
+from tests.faults_support import records_without_rollups
 from tests.live import LiveHub
 from tests.pg_cluster import PrivateCluster
 
@@ -65,12 +66,7 @@ def test_database_down_and_restarted(tmp_path):
         with engine.connect() as conn:
             stats = conn.execute(text("SELECT count(*) FROM stats")).scalar_one()
             keys = conn.execute(text("SELECT count(DISTINCT (anr, type, date)) FROM stats")).scalar_one()
-            orphans = conn.execute(
-                text(
-                    "SELECT count(*) FROM stats s WHERE s.type IN ('risk', 'threat', 'vulnerability')"
-                    " AND NOT EXISTS (SELECT 1 FROM rollup r WHERE r.stats_id = s.id)"
-                )
-            ).scalar_one()
+            orphans = records_without_rollups(conn)
         engine.dispose()
         assert stats == keys == 5 * (len(batches) + 1)
         assert orphans == 0

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from statsservice.demo.payloads import Generator
 from tests.approx import assert_close
-from tests.live import LiveHub
+from tests.live import LiveHub, federated_pair
 
 TODAY = date.today()
 DAYS = [TODAY - timedelta(days=d) for d in (4, 3, 2)]
@@ -55,19 +55,7 @@ def summary(result) -> dict[str, int]:
 
 @pytest.fixture
 def hubs(tmp_path):
-    world = LiveHub(tmp_path / "global", config={"MODE": "global"}).start()
-    _hub_uuid, hub_token = world.create_client("hub-lu", "--remote")
-    local = LiveHub(
-        tmp_path / "local",
-        config={
-            "REMOTE_STATS_SERVER": world.url,
-            "REMOTE_STATS_TOKEN": hub_token,
-            "FEDERATION_MIN_ANALYSES": "3",
-            "FEDERATION_RETRIES": "1",
-            "FEDERATION_BACKOFF": "0.05",
-            "FEDERATION_BATCH_SIZE": "4",
-        },
-    ).start()
+    world, local, hub_token = federated_pair(tmp_path, FEDERATION_BATCH_SIZE="4")
     yield world, local, hub_token
     local.stop()
     world.stop()
