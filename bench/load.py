@@ -29,12 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, text
 
+from statsservice import clock
 from tests.faults_support import ProductionHub, records_without_rollups
 from tests.live import BIN, REPO
 from tests.pg_cluster import PrivateCluster
@@ -163,7 +164,7 @@ def main() -> int:
         fo_names = [f"load-fo-{i:03d}" for i in range(args.front_offices)]
         reader_names = [f"load-reader-{i:02d}" for i in range(args.readers)]
         tokens = register(hub, admin, fo_names + reader_names)
-        last_night = date.today() - timedelta(days=1)
+        last_night = clock.today() - timedelta(days=1)
         plan = {
             "front_offices": [
                 {

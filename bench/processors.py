@@ -30,13 +30,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench.harness import BenchCluster, BenchHub, PeakRss, ensure_postgresql, machine, percentile
+from statsservice import clock
 from statsservice.demo.payloads import Generator
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,7 +91,7 @@ def write_batches(gen: Generator, analyses: range, days: int, batch: int, folder
     Front Offices send them, ``batch`` records per request. Written before the clock starts:
     generating is not ingesting."""
     folder.mkdir(parents=True)
-    today = date.today()
+    today = clock.today()
     files: Bodies = []
     pending: list[dict] = []
 
@@ -230,7 +231,7 @@ class Run:
     def processed(
         self, processor: str, days: int, anrs: list[str] | None = None, period: str = "day"
     ) -> requests.Response:
-        today = date.today()
+        today = clock.today()
         body: dict[str, Any] = {
             "processor": processor,
             "date_from": (today - timedelta(days=days - 1)).isoformat(),
@@ -311,7 +312,7 @@ class Run:
 
         os.environ["STATS_INSTANCE_PATH"] = str(self.hub.root / "instance")
         app = create_app({"SQLALCHEMY_DATABASE_URI": self.cluster.url})
-        today = date.today()
+        today = clock.today()
         window = {"date_from": today - timedelta(days=364), "date_to": today}
         plans: dict[str, list[str]] = {}
         with app.app_context():
@@ -413,7 +414,7 @@ def main() -> None:
         print(f"   done in {result['wall_s']:.0f} s")
 
     report = {
-        "date": datetime.now().isoformat(timespec="seconds"),
+        "date": clock.utcnow().isoformat(timespec="seconds"),
         "machine": {**machine(), "python": platform.python_version()},
         "args": vars(args),
         "results": results,
@@ -422,7 +423,7 @@ def main() -> None:
     print()
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = clock.utcnow().strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"processors-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
     last = results[-1]
     explain = [f"### {name}\n\n```\n" + "\n".join(plan) + "\n```\n" for name, plan in last["explain"].items()]

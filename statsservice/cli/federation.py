@@ -11,6 +11,7 @@ import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from statsservice import clock
 from statsservice.config import instance_secret
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
 from statsservice.domain.federation.remote import RemoteHub
@@ -107,7 +108,7 @@ def _describe(response: requests.Response) -> str:
 def stats_push(date_from, date_to, dry_run: bool) -> None:
     """Push de-identified aggregates of sharing clients to the global hub."""
     cfg = current_app.config
-    day_to = date_to.date() if date_to else date.today()
+    day_to = date_to.date() if date_to else clock.today()
     day_from = date_from.date() if date_from else day_to - timedelta(days=cfg["FEDERATION_WINDOW_DAYS"])
     if day_from > day_to:
         raise click.ClickException("--date-from is after --date-to")
@@ -175,8 +176,8 @@ def stats_pull() -> None:
     period = cfg["FEDERATION_PULL_PERIOD"]
     params = {
         "aggregation_period": period,
-        "date_from": (date.today() - timedelta(days=cfg["FEDERATION_PULL_DAYS"])).isoformat(),
-        "date_to": date.today().isoformat(),
+        "date_from": (clock.today() - timedelta(days=cfg["FEDERATION_PULL_DAYS"])).isoformat(),
+        "date_to": clock.today().isoformat(),
     }
     try:
         listing = remote.session.get(f"{remote.base_url}/stats/processed/list", timeout=remote.timeout)

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from statsservice import clock
 from statsservice.domain.retention import duplicates, months_before
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
@@ -42,7 +41,7 @@ def _configured_months() -> int:
 def stats_purge(nb_month: int | None, dry_run: bool) -> None:
     """Delete the records dated before the same day N months ago (their rollups go too)."""
     months = nb_month or _configured_months()
-    cutoff = months_before(date.today(), months)
+    cutoff = months_before(clock.today(), months)
     if dry_run:
         click.echo(f"dry run: would delete {retention.count_before(cutoff)} records dated before {cutoff}")
         return
@@ -75,7 +74,7 @@ def stats_remove_duplicate(stats_type: str | None, nb_month: int, yes: bool, dry
     Within one analysis's history of one type, a record whose data equals the previous record's
     in the same calendar month is removed; the first record of every month is kept.
     """
-    before = months_before(date.today(), nb_month) if nb_month else None
+    before = months_before(clock.today(), nb_month) if nb_month else None
     found = list(duplicates(retention.iter_snapshots(stats_type, before)))
     if dry_run or not found:
         click.echo(f"{'dry run: ' if dry_run else ''}{len(found)} duplicate records found")

@@ -32,6 +32,8 @@ import random
 import uuid
 from datetime import date, timedelta
 
+from statsservice import clock
+
 LEVELS = ("Low risks", "Medium risks", "High risks")
 TYPES = ("risk", "threat", "vulnerability", "cartography", "compliance")
 
@@ -272,7 +274,7 @@ class Generator:
 
     def iter_batches(self, days: int, end: date | None = None):
         """Yield (day, anr_uuid, batch) for every analysis and each of the last `days` days."""
-        end = end or date.today()
+        end = end or clock.today()
         for d in range(days - 1, -1, -1):
             day = end - timedelta(days=d)
             for i, anr in enumerate(self.anrs):

@@ -6,9 +6,10 @@ import uuid as uuid_mod
 
 from sqlalchemy import delete, select
 
+from statsservice.clock import utcnow
 from statsservice.domain.tokens import check_supplied_token, generate_token, hash_token, token_matches
 from statsservice.extensions import db
-from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, Client, Stats, utcnow
+from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, Client, Stats
 
 ROLES = {"user": ROLE_USER, "admin": ROLE_ADMIN}
 

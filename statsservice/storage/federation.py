@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from statsservice.clock import utcnow
 from statsservice.extensions import db
-from statsservice.storage.models import Client, CommunitySeries, FederationDelivery, Stats, utcnow
+from statsservice.storage.models import Client, CommunitySeries, FederationDelivery, Stats
 
 
 def iter_shared_days(

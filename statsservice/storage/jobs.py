@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from statsservice.clock import utcnow
 from statsservice.extensions import db
-from statsservice.storage.models import JobStatus, utcnow
+from statsservice.storage.models import JobStatus
 
 
 def record_run(name: str, ok: bool, when: datetime | None = None) -> None:

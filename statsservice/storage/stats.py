@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
-from statsservice.storage.models import Label, Rollup, Stats, utcnow
+from statsservice.storage.models import Label, Rollup, Stats
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from statsservice import clock
 from statsservice.api.errors import ApiError
 from statsservice.domain.processors import ProcessorError
 from statsservice.storage import dashboard
@@ -41,7 +42,7 @@ FIELDS = {"aggregation_period": "period", "type": "processor"}
 
 def window(days: int, *, today: date | None = None) -> tuple[date, date]:
     """The last ``days`` days, today included."""
-    today = today or date.today()
+    today = today or clock.today()
     return today - timedelta(days=days - 1), today
 
 
@@ -52,7 +53,7 @@ def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
     local_only = bool(params.get("local_stats_only"))
     if params.get("last_stats"):
         newest = dashboard.latest_date(kind.type, local_only=local_only)
-        date_from = date_to = newest or date.today()
+        date_from = date_to = newest or clock.today()
     else:
         date_from, date_to = window(params.get("days", 365))
     selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)

@@ -18,6 +18,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import validate, validates_schema
 
+from statsservice import clock
 from statsservice.api.auth import current_client
 from statsservice.api.errors import ApiError
 from statsservice.api.v1.params import HubBlueprint
@@ -130,7 +131,7 @@ class Processed(MethodView):
     def get(self, params: dict) -> Response:
         """Run a processor over the selected records and return its chart-ready data."""
         client = current_client()
-        date_to = params.get("date_to") or date.today()
+        date_to = params.get("date_to") or clock.today()
         date_from = params.get("date_from") or date.fromordinal(max(1, date_to.toordinal() - DEFAULT_DAYS))
         anrs = tuple(dict.fromkeys(params["anrs"]))
         selection = StatsFilter(

@@ -15,6 +15,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, post_load, validate
 
+from statsservice import clock
 from statsservice.api.v1 import ErrorSchema
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
 from statsservice.domain.stats_types.fields import IntKeyMap, Number
@@ -99,7 +100,7 @@ class OneOfSchemas(ma.fields.Raw):
 
 
 def _record_date(value: date) -> None:
-    latest = date.today() + timedelta(days=1)
+    latest = clock.today() + timedelta(days=1)
     if not EARLIEST_DATE <= value <= latest:
         raise ValidationError(f"must be between {EARLIEST_DATE} and {latest}")
 

@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from statsservice import clock
 from statsservice.api.auth import current_client
 from statsservice.api.errors import BODY, ApiError, flatten
 from statsservice.api.v1.params import HubBlueprint, request_json, text_errors
@@ -60,7 +61,7 @@ class StatsCollection(MethodView):
         Parameters may come in a JSON body, as the Front Office sends them, or in the query.
         """
         client = current_client()
-        date_to = params.get("date_to") or date.today()
+        date_to = params.get("date_to") or clock.today()
         date_from = params.get("date_from") or months_before(date_to, DEFAULT_MONTHS)
         selection = StatsFilter(
             type=params["type"],
