@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5005
 PYTEST_ARGS ?=
+JUNIT ?=
 
 .PHONY: install run serve migrate test lint demo bench clean
 
@@ -33,7 +34,7 @@ serve: migrate
 	$(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
 
 test: install
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(if $(JUNIT),--junitxml=$(JUNIT)) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

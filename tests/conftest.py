@@ -1,19 +1,77 @@
 """Fixtures: one migrated database per session (SQLite file, or TEST_DATABASE_URL for PostgreSQL),
-emptied between tests, and apps built with the real factory."""
+emptied between tests, and apps built with the real factory; the clock pinned for every test
+(``tests/frozen_clock.py``: ``STATS_TEST_CLOCK`` moves it)."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask_migrate import upgrade
 from sqlalchemy import MetaData, create_engine, text
 
 from statsservice import create_app
 from statsservice.extensions import db
+from tests import frozen_clock
 
 REPO = Path(__file__).resolve().parent.parent
+_session_travel: time_machine.travel | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the clock before test modules are imported (their dated constants see it) and hand
+    the same shifted clock to every Python process the suite starts."""
+    global _session_travel
+    config.addinivalue_line(
+        "markers", "live: starts real processes (gunicorn, CLI runs, browsers); not in the frozen-clock pass"
+    )
+    moment = frozen_clock.instant()
+    if moment is None or _session_travel is not None:
+        return
+    os.environ[frozen_clock.OFFSET_ENV] = repr(moment.timestamp() - time.time())
+    hook = str(frozen_clock.HOOK_DIR)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (hook, os.environ.get("PYTHONPATH")) if p)
+    _session_travel = time_machine.travel(moment, tick=True)
+    _session_travel.start()
+
+
+#: a test module that starts real hubs imports one of these; its tests are marked ``live``
+LIVE_HUBS = ("LiveHub", "ProductionHub")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and any(name in vars(module) for name in LIVE_HUBS):
+            item.add_marker(pytest.mark.live)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _session_travel
+    if _session_travel is not None:
+        _session_travel.stop()
+        _session_travel = None
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request: pytest.FixtureRequest):
+    """Each in-process test starts exactly at the pinned instant (a test frozen at 23:59 runs on
+    that day); live tests keep the session's shifted clock, which their processes share."""
+    moment = frozen_clock.instant()
+    if moment is None or request.node.get_closest_marker("live"):
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
+
+
+@pytest.fixture
+def today():
+    """The suite's pinned "today"."""
+    return frozen_clock.today()
 
 
 @pytest.fixture(scope="session")

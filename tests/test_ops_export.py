@@ -10,6 +10,7 @@ import pty
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,9 +34,13 @@ FLASK = str(Path(sys.executable).parent / "flask")
 REPO = Path(__file__).resolve().parent.parent
 
 
+#: three pinned days across a month boundary: 2026-02-27, 02-28 and 03-01
+FILL_END = date(2026, 3, 1)
+
+
 def fill(client) -> int:
     token = new_client("Export FO")
-    records = demo_records(anrs=3, days=3)
+    records = demo_records(anrs=3, days=3, end=FILL_END)
     assert upload(client, token, records).status_code == 201
     return len(records)
 
@@ -114,10 +119,17 @@ def test_csv_by_month_and_replacing_an_export(client, cli, tmp_path):
         "threat",
     ]
     assert cli.invoke(args=args).exit_code == 0
-    (part,) = list(out.rglob("*.csv"))
-    assert re.fullmatch(r"type=threat/month=\d{4}-\d{2}/part-0\.csv", part.relative_to(out).as_posix())
-    with part.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    parts = sorted(out.rglob("*.csv"))
+    assert [p.relative_to(out).as_posix() for p in parts] == [
+        "type=threat/month=2026-02/part-0.csv",
+        "type=threat/month=2026-03/part-0.csv",
+    ]
+    rows = []
+    for part in parts:
+        with part.open(newline="") as fh:
+            month_rows = list(csv.DictReader(fh))
+        assert {row["date"][:7] for row in month_rows} == {part.parent.name.removeprefix("month=")}
+        rows += month_rows
     expected = database_totals("threat")
     assert len(rows) == expected["rollups"]
     assert {row["date"] for row in rows} == expected["dates"]  # with month partitions the day stays a column
@@ -130,7 +142,7 @@ def test_csv_by_month_and_replacing_an_export(client, cli, tmp_path):
     )
     replaced = cli.invoke(args=[*args, "--replace"])
     assert replaced.exit_code == 0
-    assert [p.relative_to(out) for p in out.rglob("*.csv")] == [part.relative_to(out)]
+    assert sorted(out.rglob("*.csv")) == parts
     assert sorted(p.name for p in out.iterdir()) == ["type=threat"]
 
 

@@ -242,7 +242,10 @@ def test_stats_read_parameters(hub, query, body):
     | st.fixed_dictionaries(
         {"processor": st.sampled_from(sorted(PROCESSORS))},
         optional={
-            "processor_params": json_values,
+            # an object, or the same as JSON text (the query-string form) in the body, deep or not
+            "processor_params": json_values
+            | json_values.map(json.dumps)
+            | st.integers(1, 5000).map(lambda depth: deep_text(depth, "object")),
             "type": texts,
             "aggregation_period": texts,
             "anrs": json_values,
@@ -597,3 +600,97 @@ def test_sql_looking_strings_in_parameters_headers_and_names(hub):
         assert created.status_code == 201 and created.get_json()["name"] == payload
     assert clients_count() == before[1] + len(SQL)
     assert snapshot() == before[0]
+
+
+# --- JSON text inside parameters, one cell named twice, answers no cache may keep -----------
+
+
+@pytest.mark.parametrize("where", ["body", "query"])
+@pytest.mark.parametrize(
+    ("depth", "kind", "reason"),
+    [
+        (3000, "list", "nested too deeply"),  # 6 KiB of brackets
+        (3000, "object", "longer than 8192 characters"),
+        (100_000, "list", "longer than 8192 characters"),
+    ],
+)
+def test_processor_params_as_deeply_nested_json_text_is_400(hub, where, depth, kind, reason):
+    """``processor_params`` as JSON *text* (the query-string form), here nested thousands deep,
+    sent in a JSON body or in the query string: 400 naming the parameter, never a 500."""
+    http, user, _admin = hub
+    params = {"processor": "risk_averages_on_date", "processor_params": deep_text(depth, kind)}
+    kwargs = {"json": params} if where == "body" else {"query_string": params}
+    response = http.get(f"{STATS}processed/", headers=auth(user), **kwargs)
+    answer = assert_answered(response, where)
+    assert response.status_code == 400
+    assert answer["errors"] == {"processor_params": [reason]}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"risks_type": ', "not valid JSON"),
+        ('{"risks_type": NaN}', "NaN is not valid JSON"),
+        ('{"a": 1, "a": 2}', 'duplicate key "a" in an object'),
+        ('{"a": "' + "x" * 9000 + '"}', "longer than 8192 characters"),
+    ],
+)
+def test_processor_params_text_problems_are_400(hub, text, reason):
+    http, user, _admin = hub
+    body = {"processor": "risk_averages_on_date", "processor_params": text}
+    for kwargs in ({"json": body}, {"query_string": body}):
+        response = http.get(f"{STATS}processed/", headers=auth(user), **kwargs)
+        answer = assert_answered(response, text)
+        assert response.status_code == 400
+        (message,) = answer["errors"]["processor_params"]
+        assert message.startswith(reason), message
+
+
+def test_processor_params_as_valid_text_still_work(hub):
+    http, user, _admin = hub
+    body = {"processor": "risk_averages_on_date", "processor_params": '{"risks_type": "informational"}'}
+    for kwargs in ({"json": body}, {"query_string": body}):
+        response = http.get(f"{STATS}processed/", headers=auth(user), **kwargs)
+        assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {"01": {"1": 5}, "1": {"1": 7}},  # two impact keys name impact 1
+        {"1": {"2": 5, "02": 7}},  # two likelihood keys name likelihood 2
+        {"1": {" 3": 5, "3": 7}},
+    ],
+)
+def test_a_cell_named_twice_is_refused_with_its_path(hub, cells):
+    """``"01"`` and ``"1"`` are one cell: storing either value would silently lose the other."""
+    http, user, _admin = hub
+    record = copy.deepcopy(next(r for r in BATCH if r["type"] == "cartography"))
+    record["date"] = str(TODAY - timedelta(days=1))
+    record["data"]["risks"]["current"]["informational"] = cells
+    before = snapshot()
+    response = http.post(STATS, json=[record], headers=auth(user))
+    answer = assert_answered(response, cells)
+    assert response.status_code == 422, answer
+    paths = [path for path in answer["errors"] if "informational" in path]
+    assert paths and all(path.startswith("0.data.risks.current.informational") for path in paths), answer
+    assert any("names the same cell" in reason for path in paths for reason in answer["errors"][path])
+    assert snapshot() == before
+
+
+def test_answers_with_a_token_or_client_data_are_not_cached(hub):
+    http, user, admin = hub
+    answers = {
+        "client/me": http.get("/api/v1/client/me", headers=auth(user)),
+        "client create": http.post("/api/v1/client/", json={"name": "Cached?"}, headers=auth(admin)),
+        "stats": http.get(STATS, query_string={"type": "risk"}, headers=auth(user)),
+        "processed": http.get(
+            f"{STATS}processed/", json={"processor": "threat_average_on_date"}, headers=auth(user)
+        ),
+        "refused key": http.get("/api/v1/client/me", headers=auth("not-a-token")),
+    }
+    for what, response in answers.items():
+        assert response.status_code in (200, 201, 403), (what, response.status_code)
+        assert response.headers["Cache-Control"] == "no-store", what
+        assert "X-API-KEY" in response.headers["Vary"], what
+    assert http.get("/stats/threats.json").headers["Cache-Control"] != "no-store"  # public: cacheable

@@ -52,9 +52,11 @@ status=0
 for who in fo admin; do
     if [ "$who" = fo ]; then token="$FO_TOKEN"; else token="$ADMIN_TOKEN"; fi
     echo "--- schemathesis as the $who client"
+    report=()  # under .ci/run, one test per operation and client (JUnit)
+    if [ -n "${CI_PHASE:-}" ]; then report=(--report junit --report-junit-path "$CI_PHASE-$who.xml"); fi
     "$BIN/schemathesis" --config-file .ci/checks.d/schemathesis.toml --no-color run "$URL/api/v1/openapi.json" \
         --header "X-API-KEY: $token" --max-examples "$EXAMPLES" --seed "${SCHEMATHESIS_SEED:-20260101}" \
-        --workers 1 --request-timeout 60 || status=1
+        --workers 1 --request-timeout 60 "${report[@]}" || status=1
 done
 if grep -q "Traceback" "$WORK/gunicorn.log"; then
     echo "the hub logged an exception:" && grep -B2 -A30 "Traceback" "$WORK/gunicorn.log" | head -80

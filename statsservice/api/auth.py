@@ -15,6 +15,7 @@ from statsservice.api.errors import ApiError
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client
 
+API_KEY_HEADER = "X-API-KEY"
 FO_AGENT = re.compile(r"^\s*MONARC/v?(\d+(?:\.\d+)*)", re.IGNORECASE)
 
 
@@ -46,7 +47,7 @@ def check_user_agent() -> None:
 
 def authenticate_request() -> Client:
     check_user_agent()
-    token = request.headers.get("X-API-KEY", "")
+    token = request.headers.get(API_KEY_HEADER, "")
     if not token:
         raise ApiError(401, "missing X-API-KEY header", {"X-API-KEY": ["required"]})
     ratelimit.refuse_locked_out_address()

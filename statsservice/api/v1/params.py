@@ -15,7 +15,6 @@ with a 400 naming the place.
 from __future__ import annotations
 
 import http
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.wsgi import LimitedStream
 
+from statsservice import jsontext
 from statsservice.api.auth import require_client
 from statsservice.api.errors import BODY, ApiError
 
@@ -35,41 +35,22 @@ BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 MAX_TEXT_ERRORS = 20
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class DuplicateKeyError(ValueError):
-    pass
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object naming a key twice is refused, not read as "last wins": another reader (a proxy,
-    a log tool) could take the first one, and the Front Office never sends such an object."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _value in pairs:
-            if key in seen:
-                raise DuplicateKeyError(f"duplicate key {json.dumps(key)[:100]} in an object")
-            seen.add(key)
-    return obj
+#: the error message of a refused body, by ``JsonTextError.kind``
+BODY_MESSAGES = {
+    "encoding": "the request body is not UTF-8",
+    "depth": "the request body is nested too deeply",
+    "duplicate": "the request body names a key twice in one object",
+}
 
 
 def parse_json(raw: bytes, *, check_text: bool = True) -> Any:
     """Decode a JSON body or raise a 400 ``ApiError`` saying why."""
     try:
-        text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys)
-    except UnicodeDecodeError:
-        raise ApiError(400, "the request body is not UTF-8", {BODY: ["not UTF-8"]}) from None
-    except RecursionError:
-        raise ApiError(400, "the request body is nested too deeply", {BODY: ["nested too deeply"]}) from None
-    except DuplicateKeyError as exc:
-        raise ApiError(400, "the request body names a key twice in one object", {BODY: [str(exc)]}) from None
-    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers with too many digits
-        reason = str(exc).splitlines()[0][:200]
-        raise ApiError(400, "the request body is not valid JSON", {BODY: [reason]}) from None
+        value = jsontext.decode(raw)
+    except jsontext.JsonTextError as exc:
+        message = BODY_MESSAGES.get(exc.kind, "the request body is not valid JSON")
+        reason = {"encoding": "not UTF-8", "depth": "nested too deeply"}.get(exc.kind, str(exc))
+        raise ApiError(400, message, {BODY: [reason]}) from None
     if check_text:
         refuse_bad_text(value)
     return value

@@ -8,7 +8,6 @@ hub, as the public routes do. An admin's ``anrs`` select across every client.
 from __future__ import annotations
 
 import http
-import json
 from datetime import date
 from typing import Any
 
@@ -18,7 +17,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import validate, validates_schema
 
-from statsservice import clock
+from statsservice import clock, jsontext
 from statsservice.api.auth import current_client
 from statsservice.api.errors import ApiError
 from statsservice.api.v1.params import HubBlueprint
@@ -46,15 +45,20 @@ class Flag(ma.fields.Boolean):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+#: processor parameters are a handful of short keys; a longer text is not a mistake
+MAX_PARAMS_CHARS = 8192
+
+
 class ProcessorParams(ma.fields.Field):
     """An object (JSON body), a JSON object as text (query string), or PHP's ``[]`` for none."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
         if isinstance(value, str):
             try:
-                value = json.loads(value) if value.strip() else {}
-            except ValueError:
-                raise ma.ValidationError("must be a JSON object") from None
+                value = jsontext.decode(value, max_chars=MAX_PARAMS_CHARS) if value.strip() else {}
+            except jsontext.JsonTextError as exc:
+                name = attr or "processor_params"
+                raise ApiError(400, f"{name} is not a valid JSON object", {name: [str(exc)]}) from None
         if value == []:
             return {}
         if not isinstance(value, dict):

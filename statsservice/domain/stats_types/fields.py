@@ -98,13 +98,19 @@ class IntKeyMap(fields.Field):
             raise ValidationError("must be an object (or a list for a dense map)")
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
+        seen: set[str] = set()
         for key, raw in items:
             skey = str(key).strip()
             if not skey.isdigit() or len(skey) > 6:
                 errors[str(key)[:40]] = ["key must be a non-negative integer"]
                 continue
+            canonical = str(int(skey))
+            if canonical in seen:  # "01" and "1" name one cell: refuse rather than drop one value
+                errors[str(key)[:40]] = [f"names the same cell ({canonical}) as another key"]
+                continue
+            seen.add(canonical)
             try:
-                out[str(int(skey))] = self.values.deserialize(raw)
+                out[canonical] = self.values.deserialize(raw)
             except ValidationError as exc:
                 errors[skey] = exc.messages
         if errors:
