@@ -46,7 +46,11 @@ BENCH_ARGS ?= --sizes S,M
 bench: install
 	$(BIN)/python -m bench.processors $(BENCH_ARGS)
 
-.PHONY: load faults
+# One app node against two on one PostgreSQL + one Redis (rate-limit counters shared); a few minutes.
+bench-scale-out: install
+	$(BIN)/python -m bench.scale_out
+
+.PHONY: load faults bench-scale-out
 # Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
 # (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
 LOAD_ARGS ?=

@@ -73,7 +73,7 @@ class PrivateCluster:
         )
 
     def stop(self) -> None:
-        self._pg_ctl("stop", "-m", "fast")
+        self._pg_ctl("stop", "-m", "fast", "-t", "180")  # a loaded CI machine can take over a minute
 
     def restart(self) -> None:
         self._pg_ctl("restart", "-m", "fast")
