@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
 from statsservice.storage.clients import ROLES, ClientError
 
@@ -23,7 +24,7 @@ def _print_client(client, token: str | None = None) -> None:
     click.echo(f"Created at: {client.created_at}")
 
 
-@click.command("client_create")
+@command("client_create")
 @click.option("--name", required=True, help="Unique name of the client.")
 @click.option("--uuid", default=None, help="Use this UUID instead of a random one.")
 @click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
@@ -41,7 +42,7 @@ def client_create(name: str, uuid: str | None, token: str | None, role: str, rem
     _print_client(client, clear)
 
 
-@click.command("client_token_rotate")
+@command("client_token_rotate")
 @click.option("--uuid", required=True)
 @click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
 @with_appcontext
@@ -54,7 +55,7 @@ def client_token_rotate(uuid: str, token: str | None) -> None:
     _print_client(client, clear)
 
 
-@click.command("client_list")
+@command("client_list")
 @with_appcontext
 def client_list() -> None:
     """List the registered clients."""
@@ -66,7 +67,7 @@ def client_list() -> None:
         )
 
 
-@click.command("client_delete")
+@command("client_delete")
 @click.option("--uuid", required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
@@ -82,7 +83,7 @@ def client_delete(uuid: str, yes: bool) -> None:
     click.echo(f"Deleted client {uuid} and {removed} stats records.")
 
 
-@click.command("client_coordinates_set")
+@command("client_coordinates_set")
 @click.option("--uuid", required=True)
 @click.option("--latitude", type=float, required=True)
 @click.option("--longitude", type=float, required=True)
@@ -96,7 +97,7 @@ def client_coordinates_set(uuid: str, latitude: float, longitude: float) -> None
     click.echo(f"Coordinates of {client.name}: {client.latitude}, {client.longitude}")
 
 
-@click.command("client_coordinates_unset")
+@command("client_coordinates_unset")
 @click.option("--uuid", required=True)
 @with_appcontext
 def client_coordinates_unset(uuid: str) -> None:
@@ -109,20 +110,20 @@ def client_coordinates_unset(uuid: str) -> None:
 
 
 def _sharing_command(name: str, enabled: bool) -> click.Command:
-    @click.command(name, help=f"{'Enable' if enabled else 'Disable'} federation sharing for a client.")
+    @command(name, help=f"{'Enable' if enabled else 'Disable'} federation sharing for a client.")
     @click.option("--uuid", required=True)
     @with_appcontext
-    def command(uuid: str) -> None:
+    def sharing(uuid: str) -> None:
         try:
             client = registry.set_sharing(uuid, enabled)
         except ClientError as exc:
             _fail(exc)
         click.echo(f"Sharing for {client.name}: {client.is_sharing_enabled}")
 
-    return command
+    return sharing
 
 
-@click.command("client_is_sharing_enabled")
+@command("client_is_sharing_enabled")
 @click.option("--uuid", required=True)
 @with_appcontext
 def client_is_sharing_enabled(uuid: str) -> None:
@@ -135,7 +136,7 @@ def client_is_sharing_enabled(uuid: str) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (
+    for cmd in (
         client_create,
         client_token_rotate,
         client_list,
@@ -146,4 +147,4 @@ def register(app: Flask) -> None:
         _sharing_command("client_sharing_deactivate", False),
         client_is_sharing_enabled,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(cmd)

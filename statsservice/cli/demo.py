@@ -13,6 +13,7 @@ from sqlalchemy import select
 from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, upsert_records
@@ -77,7 +78,7 @@ def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None) ->
     return stored
 
 
-@click.command("stats_demo")
+@command("stats_demo")
 @click.option("--analyses", type=click.IntRange(1, 500), default=10, show_default=True, help="Analyses.")
 @click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="Days up to today.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator (reproducible).")

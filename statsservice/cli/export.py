@@ -27,6 +27,7 @@ from sqlalchemy import Select, func, select
 from statsservice.domain.export import DATE, FLOAT, INT, RECORD_COLUMNS, STRING, TABLES, Column
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.storage.models import Client, Stats
 
 ROW_GROUP = 50_000  # rows buffered per file before they are written
@@ -165,7 +166,7 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-@click.command("stats_export")
+@command("stats_export")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
 @click.option(

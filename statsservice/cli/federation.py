@@ -17,6 +17,7 @@ from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
 from statsservice.domain.federation.remote import RemoteHub
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
 
@@ -98,7 +99,7 @@ def _describe(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
-@click.command("stats_push")
+@command("stats_push")
 @click.option(
     "--date-from", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: window before today)."
 )
@@ -167,7 +168,7 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
         raise click.ClickException(f"{failed} aggregates were not delivered; the next run retries them")
 
 
-@click.command("stats_pull")
+@command("stats_pull")
 @with_appcontext
 def stats_pull() -> None:
     """Fetch community series from the global hub (every processor it lists); replaces the last pull."""

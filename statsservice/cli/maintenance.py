@@ -12,6 +12,7 @@ from statsservice import clock
 from statsservice.domain.retention import duplicates, months_before
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import clients as registry
 from statsservice.storage import retention
@@ -29,7 +30,7 @@ def _configured_months() -> int:
     return months
 
 
-@click.command("stats_purge")
+@command("stats_purge")
 @click.option(
     "--nb-month",
     type=click.IntRange(min=1),
@@ -56,7 +57,7 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
     click.echo(f"deleted {removed} records dated before {cutoff} (older than {months} months)")
 
 
-@click.command("stats_remove_duplicate")
+@command("stats_remove_duplicate")
 @click.option("--type", "stats_type", type=click.Choice(TYPE_NAMES), help="Only this type (default: all).")
 @click.option(
     "--nb-month",
@@ -86,7 +87,7 @@ def stats_remove_duplicate(stats_type: str | None, nb_month: int, yes: bool, dry
     click.echo(f"deleted {removed} duplicate records")
 
 
-@click.command("stats_list_last")
+@command("stats_list_last")
 @click.option("--type", "stats_type", type=click.Choice(TYPE_NAMES), help="Only this type.")
 @click.option("--client-uuid", help="Only this client.")
 @with_appcontext
@@ -106,7 +107,7 @@ def stats_list_last(stats_type: str | None, client_uuid: str | None) -> None:
         click.echo(f"{last_date}  {kind:<13} {uuid}  {name}  analyses={analyses} records={records}")
 
 
-@click.command("stats_delete")
+@command("stats_delete")
 @click.option("--client-uuid", required=True, help="The client whose records are deleted.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
@@ -124,5 +125,5 @@ def stats_delete(client_uuid: str, yes: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (stats_purge, stats_remove_duplicate, stats_list_last, stats_delete):
-        app.cli.add_command(command)
+    for cmd in (stats_purge, stats_remove_duplicate, stats_list_last, stats_delete):
+        app.cli.add_command(cmd)
