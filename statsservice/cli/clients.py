@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from statsservice.observability.cli import command
@@ -29,10 +29,25 @@ def _print_client(client, token: str | None = None) -> None:
 @click.option("--uuid", default=None, help="Use this UUID instead of a random one.")
 @click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
 @click.option("--role", type=click.Choice(sorted(ROLES)), default="user", show_default=True)
-@click.option("--remote", is_flag=True, help="A hub pushing aggregates (not a local MONARC instance).")
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="A local hub pushing aggregates to this global hub (not a MONARC instance).",
+)
+@click.option("--force", is_flag=True, help="Create a --remote client even though this hub is in local mode.")
 @with_appcontext
-def client_create(name: str, uuid: str | None, token: str | None, role: str, remote: bool) -> None:
+def client_create(
+    name: str, uuid: str | None, token: str | None, role: str, remote: bool, force: bool
+) -> None:
     """Create a client and print its token (shown only once)."""
+    mode = current_app.config.get("MODE")
+    if remote and mode != "global" and not force:
+        # the usual mistake: the command ran without the global hub's configuration
+        raise click.ClickException(
+            f"this hub is in {mode} mode: --remote clients belong on the global hub "
+            "(run with its configuration, e.g. STATSSERVICE_MODE=global or STATS_CONFIG=...), "
+            "or add --force"
+        )
     try:
         client, clear = registry.create_client(
             name, token=token, uuid=uuid, role=ROLES[role], local=not remote
