@@ -93,7 +93,7 @@ def test_list_sharing_coordinates_and_delete(cli, app):
     assert refused.exit_code != 0
     assert db.session.scalar(text("SELECT count(*) FROM stats")) == 1
     deleted = cli.invoke(args=["client_delete", "--uuid", uid, "-y"])
-    assert deleted.exit_code == 0 and "1 stats records" in deleted.output
+    assert deleted.exit_code == 0 and "1 stats record." in deleted.output
     assert db.session.scalar(text("SELECT count(*) FROM stats")) == 0
     assert db.session.scalar(text("SELECT count(*) FROM client")) == 0
 

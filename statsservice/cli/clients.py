@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
 from statsservice.storage.clients import ROLES, ClientError
+from statsservice.text import plural
 
 
 def _fail(exc: Exception) -> None:
@@ -95,7 +96,7 @@ def client_delete(uuid: str, yes: bool) -> None:
         removed = registry.delete_client(uuid)
     except ClientError as exc:
         _fail(exc)
-    click.echo(f"Deleted client {uuid} and {removed} stats records.")
+    click.echo(f"Deleted client {uuid} and {plural(removed, 'stats record')}.")
 
 
 @command("client_coordinates_set")

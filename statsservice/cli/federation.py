@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from statsservice import clock
+from statsservice.cli.options import DAY
 from statsservice.config import instance_secret
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
 from statsservice.domain.federation.remote import RemoteHub
@@ -20,6 +21,7 @@ from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
+from statsservice.text import plural
 
 SECRET_FILE = "federation_key"
 
@@ -99,11 +101,15 @@ def _describe(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
+def _failure(exc: requests.RequestException, server: str) -> str:
+    """What failed and where: the exception class and the URL (never a header: the token is one)."""
+    url = getattr(exc.request, "url", None) or server
+    return f"{exc.__class__.__name__} at {url}"
+
+
 @command("stats_push")
-@click.option(
-    "--date-from", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: window before today)."
-)
-@click.option("--date-to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option("--date-from", type=DAY, help="First day (default: window before today).")
+@click.option("--date-to", type=DAY, help="Last day (default: today).")
 @click.option("--dry-run", is_flag=True, help="Print exactly what would leave the hub; send nothing.")
 @with_appcontext
 def stats_push(date_from, date_to, dry_run: bool) -> None:
@@ -138,7 +144,7 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
             response = remote.post_stats([item.payload for item in batch])
             stored, reason = _stored_indexes(response, len(batch)), _describe(response)
         except requests.RequestException as exc:
-            stored, reason = set(), f"{exc.__class__.__name__}"
+            stored, reason = set(), _failure(exc, cfg["REMOTE_STATS_SERVER"])
         for index in stored:
             item = batch[index]
             store.mark_delivered(item.type, item.date, item.digest, item.analyses)
@@ -165,7 +171,9 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
     )
     record_job("push", failed == 0)
     if failed:
-        raise click.ClickException(f"{failed} aggregates were not delivered; the next run retries them")
+        raise click.ClickException(
+            f"{plural(failed, 'aggregate')} not delivered to {cfg['REMOTE_STATS_SERVER']}; the next run retries"
+        )
 
 
 @command("stats_pull")
@@ -193,14 +201,21 @@ def stats_pull() -> None:
             series.append({"processor": name, "period": period, "type": body["type"], "data": body["data"]})
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         record_job("pull", False)
-        raise click.ClickException(f"could not pull from the global hub: {exc.__class__.__name__}") from None
+        where = (
+            _failure(exc, remote.base_url)
+            if isinstance(exc, requests.RequestException)
+            else f"{exc.__class__.__name__} (an unexpected answer from {remote.base_url})"
+        )
+        raise click.ClickException(f"could not pull from the global hub: {where}") from None
     except click.ClickException:
         record_job("pull", False)
         raise
     store.replace_community_series(series)
     db.session.commit()
     record_job("pull", True)
-    click.echo(f"pulled {len(series)} community series ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)")
+    click.echo(
+        f"pulled {plural(len(series), 'community series', 'community series')} ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)"
+    )
 
 
 def register(app: Flask) -> None:

@@ -17,6 +17,7 @@ from statsservice.observability.metrics import record_job
 from statsservice.storage import clients as registry
 from statsservice.storage import retention
 from statsservice.storage.clients import ClientError
+from statsservice.text import plural
 
 
 def _configured_months() -> int:
@@ -44,7 +45,9 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
     months = nb_month or _configured_months()
     cutoff = months_before(clock.today(), months)
     if dry_run:
-        click.echo(f"dry run: would delete {retention.count_before(cutoff)} records dated before {cutoff}")
+        click.echo(
+            f"dry run: would delete {plural(retention.count_before(cutoff), 'record')} dated before {cutoff}"
+        )
         return
     try:
         removed = retention.purge_before(cutoff)
@@ -54,7 +57,9 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
         record_job("purge", False)
         raise click.ClickException(f"nothing deleted: database error ({exc.__class__.__name__})") from None
     record_job("purge", True)
-    click.echo(f"deleted {removed} records dated before {cutoff} (older than {months} months)")
+    click.echo(
+        f"deleted {plural(removed, 'record')} dated before {cutoff} (older than {plural(months, 'month')})"
+    )
 
 
 @command("stats_remove_duplicate")
@@ -78,13 +83,13 @@ def stats_remove_duplicate(stats_type: str | None, nb_month: int, yes: bool, dry
     before = months_before(clock.today(), nb_month) if nb_month else None
     found = list(duplicates(retention.iter_snapshots(stats_type, before)))
     if dry_run or not found:
-        click.echo(f"{'dry run: ' if dry_run else ''}{len(found)} duplicate records found")
+        click.echo(f"{'dry run: ' if dry_run else ''}{plural(len(found), 'duplicate record')} found")
         return
     if not yes:
         click.confirm(f"Delete {len(found)} duplicate records?", abort=True)
     removed = retention.delete_ids(found)
     db.session.commit()
-    click.echo(f"deleted {removed} duplicate records")
+    click.echo(f"deleted {plural(removed, 'duplicate record')}")
 
 
 @command("stats_list_last")
@@ -121,7 +126,7 @@ def stats_delete(client_uuid: str, yes: bool) -> None:
         click.confirm(f"Delete all records of client {client.name!r}?", abort=True)
     removed = retention.delete_client_stats(client.id)
     db.session.commit()
-    click.echo(f"deleted {removed} records of client {client_uuid}")
+    click.echo(f"deleted {plural(removed, 'record')} of client {client_uuid}")
 
 
 def register(app: Flask) -> None:

@@ -61,7 +61,7 @@ def community_json() -> Response:
         raise ApiError(
             404,
             f"no community series for {params['processor']} by {period}",
-            {"processor": ["not pulled from the global hub (flask stats_pull)"]},
+            {"processor": ["not pulled from the global hub (flask --app statsservice stats_pull)"]},
         )
     return cached_json(schemas.CommunitySchema().dump(row))
 

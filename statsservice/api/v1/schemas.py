@@ -38,6 +38,8 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 class StrictDate(ma.fields.Date):
     """``YYYY-MM-DD`` only (``date.fromisoformat`` would also take week dates and compact forms)."""
 
+    default_error_messages = {"invalid": "Not a valid date: expected YYYY-MM-DD (e.g. 2026-01-31)."}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not DATE_RE.fullmatch(value):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)

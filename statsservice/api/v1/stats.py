@@ -35,6 +35,7 @@ from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, list_records, upsert_records
+from statsservice.text import plural
 
 URL_PREFIX = "/stats"
 blp = HubBlueprint("stats", __name__, description="Stats records: upload, read back, delete")
@@ -120,9 +121,9 @@ class StatsCollection(MethodView):
         uuids = _store(client.id, list(records.values()))
         stored = [uuids[(r.anr, r.type, r.date)] for r in records.values()]
         if refused:
-            message = f"{len(stored)} records stored, {len(refused)} refused"
+            message = f"{plural(len(stored), 'record')} stored, {len(refused)} refused"
             return _report(message, errors, stored, refused), 207
-        return _report(f"{len(stored)} records stored", {}, stored, [])
+        return _report(f"{plural(len(stored), 'record')} stored", {}, stored, [])
 
 
 @blp.route("/<uuid:anr>")
