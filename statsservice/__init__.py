@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     """
     from flask import Flask
 
-    from statsservice import api, cli, observability, web
+    from statsservice import api, cli, errors, observability, web
     from statsservice.config import load_config
     from statsservice.extensions import db, migrate
 
@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR") or str(MIGRATIONS_DIR))
 
+    errors.register(app)
     observability.register(app)
     api.register(app)
     web.register(app)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import current_app, g, request
 
 from statsservice.api import ratelimit
-from statsservice.api.errors import ApiError
+from statsservice.errors import ApiError
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client
 

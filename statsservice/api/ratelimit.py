@@ -27,8 +27,8 @@ from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
 
-from statsservice.api.errors import ApiError, error_response
 from statsservice.config import ConfigError
+from statsservice.errors import ApiError, error_response
 from statsservice.storage.models import Client
 
 log = logging.getLogger(__name__)

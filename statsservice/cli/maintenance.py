@@ -9,7 +9,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from statsservice import clock
-from statsservice.domain.retention import duplicates, months_before
+from statsservice.domain.dates import months_before
+from statsservice.domain.retention import duplicates
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.observability.cli import command

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from statsservice import __version__
-from statsservice.api.errors import ApiError
+from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
 from statsservice.web import schemas, series
