@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app statsservice
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# where make run (and make serve, unless GUNICORN_BIND is set) listens: make run HOST=0.0.0.0 PORT=8080
 HOST   ?= 127.0.0.1
 PORT   ?= 5005
 PYTEST_ARGS ?=
@@ -41,7 +42,7 @@ demo: migrate
 	$(FLASK) stats_demo $(DEMO_ARGS)
 
 serve: migrate
-	$(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
+	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
 
 test: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)
