@@ -86,3 +86,24 @@ def test_the_demo_hint_works_as_printed(app, database_url, tmp_path):
     hint = re.search(r"remove them with: (.+)$", filled.strip()).group(1)
     removed = run(shlex.split(hint))
     assert removed.strip().startswith("removed 1 demo client and ")
+
+
+def test_flask_without_app_from_the_checkout_and_an_unmigrated_database(tmp_path):
+    """``flask client_list`` as operators type it (no ``--app``) finds the hub; on a database that
+    was never migrated it says so in one line, with the command that fixes it, which works."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_") and k != "FLASK_APP"}
+    env.update(STATS_INSTANCE_PATH=str(tmp_path / "instance"))
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+    empty = run(["flask", "client_list"])
+    assert empty.returncode == 1 and "No such command" not in empty.stderr
+    (line,) = empty.stderr.strip().splitlines()  # one line, no traceback
+    assert "no such table: client" in line and str(tmp_path / "instance" / "statsservice.db") in line
+    hint = line.split("Migrate with: ", 1)[1]
+    assert hint == "flask --app statsservice db upgrade"
+    assert run(shlex.split(hint)).returncode == 0
+    listed = run(["flask", "client_list"])
+    assert listed.returncode == 0 and listed.stdout == "", listed.stderr

@@ -15,6 +15,7 @@ from typing import Any
 import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import ScriptInfo
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from statsservice.observability import logs
 
@@ -55,14 +56,39 @@ def _log(ctx: click.Context, command: str, started: float, code: int, error: str
     logs.event("cli", f"{command} {fields['status']}", **fields)
 
 
+def _database_error(ctx: click.Context, exc: DBAPIError) -> click.ClickException:
+    """A missing table or an unreachable server, said in one line with the command that helps
+    (spelled for the program the operator ran: ``statsservice`` or ``flask --app statsservice``)."""
+    url = _database_url()
+    where = f" at {url}" if url else ""
+    program = "statsservice" if ctx.find_root().info_name == "statsservice" else "flask --app statsservice"
+    reason = str(exc.orig).splitlines()[0][:200] if str(exc.orig) else ""
+    return click.ClickException(
+        f"database error{where} ({exc.orig.__class__.__name__}: {reason}); is it reachable and migrated? "
+        f"Migrate with: {program} db upgrade"
+    )
+
+
+def _database_url() -> str | None:
+    if not has_app_context():
+        return None
+    from statsservice.extensions import db
+
+    return db.engine.url.render_as_string(hide_password=True)
+
+
 class LoggedCommand(click.Command):
-    """A click command whose run (success or failure) is logged once by its own ``invoke``."""
+    """A click command whose run (success or failure) is logged once by its own ``invoke``; a
+    database that is missing its tables or unreachable is one line of error, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         started = time.perf_counter()
         name = self.name or "?"
         try:
-            result = super().invoke(ctx)
+            try:
+                result = super().invoke(ctx)
+            except (OperationalError, ProgrammingError) as exc:
+                raise _database_error(ctx, exc) from None
         except BaseException as exc:
             code, error = _outcome(exc)
             _log(ctx, name, started, code, error)
