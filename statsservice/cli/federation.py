@@ -122,7 +122,8 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
     plan = plan_push(day_from, day_to)
     for item in plan.withheld:
         click.echo(
-            f"withheld {item.type} {item.date}: {item.analyses} analyses < {cfg['FEDERATION_MIN_ANALYSES']}"
+            f"withheld {item.type} {item.date}: {plural(item.analyses, 'analysis', 'analyses')} "
+            f"< {cfg['FEDERATION_MIN_ANALYSES']}"
         )
     if dry_run:
         for item in plan.send:
