@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from statsservice.storage import clients as registry
 from tests.api_support import auth, new_client
-from tests.ops_support import demo_records, upload
+from tests.ops_support import demo_records, operator_env, upload
 
 DAY = date(2026, 1, 15)  # pinned: the messages do not depend on the day the tests run
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -70,11 +69,7 @@ def test_push_and_pull_failures_name_the_url(app, make_app):
 
 def test_the_demo_hint_works_as_printed(app, database_url, tmp_path):
     """``stats_demo`` ends with the command that removes the demo: run exactly that."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_") and k != "FLASK_APP"}
-    env.update(
-        STATS_INSTANCE_PATH=str(tmp_path / "instance"), STATSSERVICE_SQLALCHEMY_DATABASE_URI=database_url
-    )
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # "flask" as an operator's shell finds it
+    env = operator_env(tmp_path / "instance", database_url)
 
     def run(command: list[str]) -> str:
         result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -91,9 +86,7 @@ def test_the_demo_hint_works_as_printed(app, database_url, tmp_path):
 def test_flask_without_app_from_the_checkout_and_an_unmigrated_database(tmp_path):
     """``flask client_list`` as operators type it (no ``--app``) finds the hub; on a database that
     was never migrated it says so in one line, with the command that fixes it, which works."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_") and k != "FLASK_APP"}
-    env.update(STATS_INSTANCE_PATH=str(tmp_path / "instance"))
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env = operator_env(tmp_path / "instance")  # "flask" found on PATH, as in an operator's shell
 
     def run(command: list[str]) -> subprocess.CompletedProcess:
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)

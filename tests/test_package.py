@@ -4,13 +4,13 @@ come from the package and Flask (not from paths computed on the source tree), an
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import statsservice
 from statsservice import create_app
+from tests.ops_support import operator_env
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -55,19 +55,12 @@ def test_instance_folder_is_flasks_unless_stats_instance_path(monkeypatch, tmp_p
 
 
 def test_the_statsservice_command_needs_no_app_option(tmp_path, database_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_") and k != "FLASK_APP"}
-    env.update(
-        STATS_INSTANCE_PATH=str(tmp_path / "instance"), STATSSERVICE_SQLALCHEMY_DATABASE_URI=database_url
+    env = operator_env(tmp_path / "instance", database_url)
+    command = [str(BIN / "statsservice")]
+    helped, current = (
+        subprocess.run(command + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        for args in (["--help"], ["db", "current"])
     )
-    for args in (["--help"], ["db", "current"]):
-        result = subprocess.run(
-            [str(BIN / "statsservice"), *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-    helped = subprocess.run([str(BIN / "statsservice"), "--help"], env=env, capture_output=True, text=True)
+    assert helped.returncode == 0 and current.returncode == 0, helped.stderr + current.stderr
     assert "client_create" in helped.stdout and "db" in helped.stdout and "run" in helped.stdout
+    assert "0005" in current.stdout  # the package's migrations, applied to the test database
