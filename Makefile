@@ -1,25 +1,37 @@
-# Two commands for a fresh clone: `make run` and `make test`. Each installs what it needs.
+# Two commands for a fresh clone: `make run` and `make test`. Each installs what it needs:
+# `make run` (and serve, migrate, demo) only the service's dependencies; test, lint, bench, load and
+# faults add the development extras (pytest, ruff, playwright, locust...).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app statsservice
-STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# where make run (and make serve, unless GUNICORN_BIND is set) listens: make run HOST=0.0.0.0 PORT=8080
 HOST   ?= 127.0.0.1
 PORT   ?= 5005
 PYTEST_ARGS ?=
 JUNIT ?=
 
-.PHONY: install run serve migrate test lint demo bench clean
+.PHONY: install install-run run serve migrate test lint demo bench clean
 
-install: $(STAMP)
+# install: everything a developer needs; install-run: what serving the hub needs, nothing more
+install: $(DEV_STAMP)
+install-run: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
 
-migrate: install
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+migrate: install-run
 	$(FLASK) db upgrade
 
 run: migrate
@@ -31,7 +43,7 @@ demo: migrate
 	$(FLASK) stats_demo $(DEMO_ARGS)
 
 serve: migrate
-	$(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
+	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
 
 test: install
 	$(BIN)/pytest -q $(if $(JUNIT),--junitxml=$(JUNIT)) $(PYTEST_ARGS)

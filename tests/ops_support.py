@@ -1,8 +1,12 @@
-"""Helpers for the operations tests: read /metrics samples, upload demo batches over HTTP."""
+"""Helpers for the operations tests: read /metrics samples, upload demo batches over HTTP, and the
+environment of a hub command run as an operator would run it."""
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -36,3 +40,15 @@ def demo_records(
 
 def upload(http: Any, token: str, records: list[dict]) -> Any:
     return http.post("/api/v1/stats/", json=records, headers=auth(token))
+
+
+def operator_env(instance: Path, database_url: str | None = None, **settings: str) -> dict[str, str]:
+    """A shell's environment for a real ``flask``/``statsservice`` process: this venv's commands
+    first on ``PATH``, no inherited hub settings, the given instance folder, database and settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_") and k != "FLASK_APP"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["STATS_INSTANCE_PATH"] = str(instance)
+    if database_url:
+        env["STATSSERVICE_SQLALCHEMY_DATABASE_URI"] = database_url
+    env.update({f"STATSSERVICE_{key}": value for key, value in settings.items()})
+    return env

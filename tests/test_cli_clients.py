@@ -93,7 +93,7 @@ def test_list_sharing_coordinates_and_delete(cli, app):
     assert refused.exit_code != 0
     assert db.session.scalar(text("SELECT count(*) FROM stats")) == 1
     deleted = cli.invoke(args=["client_delete", "--uuid", uid, "-y"])
-    assert deleted.exit_code == 0 and "1 stats records" in deleted.output
+    assert deleted.exit_code == 0 and "1 stats record." in deleted.output
     assert db.session.scalar(text("SELECT count(*) FROM stats")) == 0
     assert db.session.scalar(text("SELECT count(*) FROM client")) == 0
 
@@ -111,3 +111,28 @@ def test_unknown_uuid_is_an_error_everywhere(cli):
         result = cli.invoke(args=command)
         assert result.exit_code != 0, command
         assert result.output.strip() == f"Error: no client with uuid {missing}", command
+
+
+def test_remote_client_on_a_local_hub_is_refused_unless_forced(app, make_app):
+    local = make_app(MODE="local")
+    with local.app_context():
+        refused = local.test_cli_runner().invoke(args=["client_create", "--name", "hub-lu", "--remote"])
+        assert refused.exit_code == 1
+        (line,) = refused.output.strip().splitlines()  # one line that says why and what to do
+        assert line.startswith("Error: this hub is in local mode: --remote clients belong on the global hub")
+        assert "--force" in line
+        assert db.session.scalar(select(db.func.count(Client.id))) == 0  # nothing was created
+
+        forced = local.test_cli_runner().invoke(
+            args=["client_create", "--name", "hub-lu", "--remote", "--force"]
+        )
+        assert forced.exit_code == 0, forced.output
+        assert db.session.scalar(select(Client.local).where(Client.name == "hub-lu")) is False
+
+
+def test_remote_client_on_a_global_hub(app, make_app):
+    world = make_app(MODE="global")
+    with world.app_context():
+        result = world.test_cli_runner().invoke(args=["client_create", "--name", "hub-fr", "--remote"])
+        assert result.exit_code == 0, result.output
+        assert db.session.scalar(select(Client.local).where(Client.name == "hub-fr")) is False

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from statsservice.storage import clients as registry
 from tests.api_support import auth, new_client
-from tests.ops_support import demo_records, upload
+from tests.ops_support import demo_records, operator_env, upload
 
 FLASK = str(Path(sys.executable).parent / "flask")
 REPO = Path(__file__).resolve().parent.parent
@@ -108,12 +107,7 @@ def test_one_line_per_cli_run(app, make_app, tmp_path):
 
 def test_cli_run_line_from_a_real_process(app, database_url, tmp_path):
     """A cron-like run: configuration from the environment, the line on stderr, stdout untouched."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATSSERVICE_")}
-    env.update(
-        STATS_INSTANCE_PATH=str(tmp_path / "instance"),
-        STATSSERVICE_SQLALCHEMY_DATABASE_URI=database_url,
-        STATSSERVICE_LOG_CLI_RUNS="true",
-    )
+    env = operator_env(tmp_path / "instance", database_url, LOG_CLI_RUNS="true")
     token = "cron-" + "Qx7" * 10
     result = subprocess.run(
         [FLASK, "--app", "statsservice", "client_create", "--name", "Cron FO", "--token", token],

@@ -1,12 +1,12 @@
-"""HTTP layer: blueprints, request/response schemas, authentication and JSON errors."""
+"""HTTP layer: blueprints, request/response schemas and authentication (JSON errors, shared with
+the dashboard, live in ``statsservice.errors``)."""
 
 from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.api import errors, health, proxy, ratelimit, security, v1
+    from statsservice.api import health, proxy, ratelimit, security, v1
 
-    errors.register(app)
     proxy.register(app)
     security.register(app)
     ratelimit.register(app)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import current_app, g, request
 
 from statsservice.api import ratelimit
-from statsservice.api.errors import ApiError
+from statsservice.errors import ApiError
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client
 
@@ -50,13 +50,11 @@ def authenticate_request() -> Client:
     token = request.headers.get(API_KEY_HEADER, "")
     if not token:
         raise ApiError(401, "missing X-API-KEY header", {"X-API-KEY": ["required"]})
-    ratelimit.refuse_locked_out_address()
     client = registry.authenticate(token)
     if client is None:
-        ratelimit.count_auth_failure()
+        g.refused_key = True  # spent from this address's refused-key budget (api.ratelimit)
         raise ApiError(403, "unknown or inactive API key", {"X-API-KEY": ["not accepted"]})
-    g.client, g.token = client, token  # set first: the log line of a 429 names the client
-    ratelimit.count_client(client)
+    g.client, g.token = client, token  # also what spends the client's budget (api.ratelimit)
     registry.touch_last_seen(client, current_app.config["LAST_SEEN_INTERVAL_SECONDS"])
     return client
 

@@ -1,4 +1,5 @@
-"""Command-line interface, exposed through ``flask --app statsservice <command>``."""
+"""Command-line interface: the ``statsservice`` command (``cli.main``) and ``flask --app statsservice``.
+Every command is declared with ``observability.cli.command`` so its runs are logged (``LOG_CLI_RUNS``)."""
 
 from flask import Flask
 

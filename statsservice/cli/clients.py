@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
 from statsservice.storage.clients import ROLES, ClientError
+from statsservice.text import plural
 
 
 def _fail(exc: Exception) -> None:
@@ -23,15 +25,30 @@ def _print_client(client, token: str | None = None) -> None:
     click.echo(f"Created at: {client.created_at}")
 
 
-@click.command("client_create")
+@command("client_create")
 @click.option("--name", required=True, help="Unique name of the client.")
 @click.option("--uuid", default=None, help="Use this UUID instead of a random one.")
 @click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
 @click.option("--role", type=click.Choice(sorted(ROLES)), default="user", show_default=True)
-@click.option("--remote", is_flag=True, help="A hub pushing aggregates (not a local MONARC instance).")
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="A local hub pushing aggregates to this global hub (not a MONARC instance).",
+)
+@click.option("--force", is_flag=True, help="Create a --remote client even though this hub is in local mode.")
 @with_appcontext
-def client_create(name: str, uuid: str | None, token: str | None, role: str, remote: bool) -> None:
+def client_create(
+    name: str, uuid: str | None, token: str | None, role: str, remote: bool, force: bool
+) -> None:
     """Create a client and print its token (shown only once)."""
+    mode = current_app.config.get("MODE")
+    if remote and mode != "global" and not force:
+        # the usual mistake: the command ran without the global hub's configuration
+        raise click.ClickException(
+            f"this hub is in {mode} mode: --remote clients belong on the global hub "
+            "(run with its configuration, e.g. STATSSERVICE_MODE=global or STATS_CONFIG=...), "
+            "or add --force"
+        )
     try:
         client, clear = registry.create_client(
             name, token=token, uuid=uuid, role=ROLES[role], local=not remote
@@ -41,7 +58,7 @@ def client_create(name: str, uuid: str | None, token: str | None, role: str, rem
     _print_client(client, clear)
 
 
-@click.command("client_token_rotate")
+@command("client_token_rotate")
 @click.option("--uuid", required=True)
 @click.option("--token", default=None, help="Use this token (provisioning) instead of a generated one.")
 @with_appcontext
@@ -54,7 +71,7 @@ def client_token_rotate(uuid: str, token: str | None) -> None:
     _print_client(client, clear)
 
 
-@click.command("client_list")
+@command("client_list")
 @with_appcontext
 def client_list() -> None:
     """List the registered clients."""
@@ -66,7 +83,7 @@ def client_list() -> None:
         )
 
 
-@click.command("client_delete")
+@command("client_delete")
 @click.option("--uuid", required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
@@ -79,10 +96,10 @@ def client_delete(uuid: str, yes: bool) -> None:
         removed = registry.delete_client(uuid)
     except ClientError as exc:
         _fail(exc)
-    click.echo(f"Deleted client {uuid} and {removed} stats records.")
+    click.echo(f"Deleted client {uuid} and {plural(removed, 'stats record')}.")
 
 
-@click.command("client_coordinates_set")
+@command("client_coordinates_set")
 @click.option("--uuid", required=True)
 @click.option("--latitude", type=float, required=True)
 @click.option("--longitude", type=float, required=True)
@@ -96,7 +113,7 @@ def client_coordinates_set(uuid: str, latitude: float, longitude: float) -> None
     click.echo(f"Coordinates of {client.name}: {client.latitude}, {client.longitude}")
 
 
-@click.command("client_coordinates_unset")
+@command("client_coordinates_unset")
 @click.option("--uuid", required=True)
 @with_appcontext
 def client_coordinates_unset(uuid: str) -> None:
@@ -109,20 +126,20 @@ def client_coordinates_unset(uuid: str) -> None:
 
 
 def _sharing_command(name: str, enabled: bool) -> click.Command:
-    @click.command(name, help=f"{'Enable' if enabled else 'Disable'} federation sharing for a client.")
+    @command(name, help=f"{'Enable' if enabled else 'Disable'} federation sharing for a client.")
     @click.option("--uuid", required=True)
     @with_appcontext
-    def command(uuid: str) -> None:
+    def sharing(uuid: str) -> None:
         try:
             client = registry.set_sharing(uuid, enabled)
         except ClientError as exc:
             _fail(exc)
         click.echo(f"Sharing for {client.name}: {client.is_sharing_enabled}")
 
-    return command
+    return sharing
 
 
-@click.command("client_is_sharing_enabled")
+@command("client_is_sharing_enabled")
 @click.option("--uuid", required=True)
 @with_appcontext
 def client_is_sharing_enabled(uuid: str) -> None:
@@ -135,7 +152,7 @@ def client_is_sharing_enabled(uuid: str) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (
+    for cmd in (
         client_create,
         client_token_rotate,
         client_list,
@@ -146,4 +163,4 @@ def register(app: Flask) -> None:
         _sharing_command("client_sharing_deactivate", False),
         client_is_sharing_enabled,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(cmd)

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, upsert_records
+from statsservice.text import plural
 
 DEMO_PREFIX = "Demo client"
 #: (place, latitude, longitude); None: a demo client the map cannot show
@@ -77,7 +79,7 @@ def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None) ->
     return stored
 
 
-@click.command("stats_demo")
+@command("stats_demo")
 @click.option("--analyses", type=click.IntRange(1, 500), default=10, show_default=True, help="Analyses.")
 @click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="Days up to today.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator (reproducible).")
@@ -92,7 +94,7 @@ def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -
         for client in registry.list_clients():
             if client.id in demo_ids:
                 removed += registry.delete_client(client.uuid)
-        click.echo(f"removed {len(demo_ids)} demo clients and {removed} records")
+        click.echo(f"removed {plural(len(demo_ids), 'demo client')} and {plural(removed, 'record')}")
         return
     if not force and _other_clients_have_stats(demo_ids):
         raise click.ClickException(
@@ -100,9 +102,10 @@ def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -
         )
     stored = fill(analyses, days, seed=seed)
     click.echo(
-        f"stored {stored} demo records: {analyses} analyses x {days} days under "
-        f"{min(analyses, len(DEMO_SITES))} clients named '{DEMO_PREFIX} ...' (sharing disabled); "
-        "remove them with: flask stats_demo --remove"
+        f"stored {plural(stored, 'demo record')}: {plural(analyses, 'analysis', 'analyses')} x "
+        f"{plural(days, 'day')} under {plural(min(analyses, len(DEMO_SITES)), 'client')} "
+        f"named '{DEMO_PREFIX} ...' (sharing disabled); "
+        "remove them with: flask --app statsservice stats_demo --remove"
     )
 
 

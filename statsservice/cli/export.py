@@ -24,10 +24,13 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import Select, func, select
 
+from statsservice.cli.options import DAY
 from statsservice.domain.export import DATE, FLOAT, INT, RECORD_COLUMNS, STRING, TABLES, Column
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.storage.models import Client, Stats
+from statsservice.text import plural
 
 ROW_GROUP = 50_000  # rows buffered per file before they are written
 FETCH = 500  # records fetched from the database at a time
@@ -165,7 +168,7 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-@click.command("stats_export")
+@command("stats_export")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
 @click.option(
@@ -177,8 +180,8 @@ def _day(value: datetime | None) -> date | None:
 @click.option(
     "--type", "types", multiple=True, type=click.Choice(TYPE_NAMES), help="Only these types (repeat)."
 )
-@click.option("--date-from", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: the oldest).")
-@click.option("--date-to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the newest).")
+@click.option("--date-from", type=DAY, help="First day (default: the oldest).")
+@click.option("--date-to", type=DAY, help="Last day (default: the newest).")
 @click.option(
     "--replace", is_flag=True, help="Replace the folders of the exported types from a previous export."
 )
@@ -217,7 +220,7 @@ def stats_export(fmt: str, out: Path, partition_by: str, types, date_from, date_
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     click.echo(
-        f"exported {counts['records']} records as {counts['rows']} rows in {counts['files']} {fmt} files "
+        f"exported {plural(counts['records'], 'record')} as {plural(counts['rows'], 'row')} in {plural(counts['files'], fmt + ' file')} "
         f"under {out} (partitioned by {spec})"
     )
 

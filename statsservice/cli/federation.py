@@ -12,13 +12,16 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from statsservice import clock
+from statsservice.cli.options import DAY
 from statsservice.config import instance_secret
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
 from statsservice.domain.federation.remote import RemoteHub
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
+from statsservice.text import plural
 
 SECRET_FILE = "federation_key"
 
@@ -98,11 +101,15 @@ def _describe(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
-@click.command("stats_push")
-@click.option(
-    "--date-from", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: window before today)."
-)
-@click.option("--date-to", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+def _failure(exc: requests.RequestException, server: str) -> str:
+    """What failed and where: the exception class and the URL (never a header: the token is one)."""
+    url = getattr(exc.request, "url", None) or server
+    return f"{exc.__class__.__name__} at {url}"
+
+
+@command("stats_push")
+@click.option("--date-from", type=DAY, help="First day (default: window before today).")
+@click.option("--date-to", type=DAY, help="Last day (default: today).")
 @click.option("--dry-run", is_flag=True, help="Print exactly what would leave the hub; send nothing.")
 @with_appcontext
 def stats_push(date_from, date_to, dry_run: bool) -> None:
@@ -115,7 +122,8 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
     plan = plan_push(day_from, day_to)
     for item in plan.withheld:
         click.echo(
-            f"withheld {item.type} {item.date}: {item.analyses} analyses < {cfg['FEDERATION_MIN_ANALYSES']}"
+            f"withheld {item.type} {item.date}: {plural(item.analyses, 'analysis', 'analyses')} "
+            f"< {cfg['FEDERATION_MIN_ANALYSES']}"
         )
     if dry_run:
         for item in plan.send:
@@ -137,7 +145,7 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
             response = remote.post_stats([item.payload for item in batch])
             stored, reason = _stored_indexes(response, len(batch)), _describe(response)
         except requests.RequestException as exc:
-            stored, reason = set(), f"{exc.__class__.__name__}"
+            stored, reason = set(), _failure(exc, cfg["REMOTE_STATS_SERVER"])
         for index in stored:
             item = batch[index]
             store.mark_delivered(item.type, item.date, item.digest, item.analyses)
@@ -164,10 +172,12 @@ def stats_push(date_from, date_to, dry_run: bool) -> None:
     )
     record_job("push", failed == 0)
     if failed:
-        raise click.ClickException(f"{failed} aggregates were not delivered; the next run retries them")
+        raise click.ClickException(
+            f"{plural(failed, 'aggregate')} not delivered to {cfg['REMOTE_STATS_SERVER']}; the next run retries"
+        )
 
 
-@click.command("stats_pull")
+@command("stats_pull")
 @with_appcontext
 def stats_pull() -> None:
     """Fetch community series from the global hub (every processor it lists); replaces the last pull."""
@@ -192,14 +202,21 @@ def stats_pull() -> None:
             series.append({"processor": name, "period": period, "type": body["type"], "data": body["data"]})
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         record_job("pull", False)
-        raise click.ClickException(f"could not pull from the global hub: {exc.__class__.__name__}") from None
+        where = (
+            _failure(exc, remote.base_url)
+            if isinstance(exc, requests.RequestException)
+            else f"{exc.__class__.__name__} (an unexpected answer from {remote.base_url})"
+        )
+        raise click.ClickException(f"could not pull from the global hub: {where}") from None
     except click.ClickException:
         record_job("pull", False)
         raise
     store.replace_community_series(series)
     db.session.commit()
     record_job("pull", True)
-    click.echo(f"pulled {len(series)} community series ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)")
+    click.echo(
+        f"pulled {plural(len(series), 'community series', 'community series')} ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)"
+    )
 
 
 def register(app: Flask) -> None:

@@ -9,13 +9,16 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from statsservice import clock
-from statsservice.domain.retention import duplicates, months_before
+from statsservice.domain.dates import months_before
+from statsservice.domain.retention import duplicates
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import clients as registry
 from statsservice.storage import retention
 from statsservice.storage.clients import ClientError
+from statsservice.text import plural
 
 
 def _configured_months() -> int:
@@ -29,7 +32,7 @@ def _configured_months() -> int:
     return months
 
 
-@click.command("stats_purge")
+@command("stats_purge")
 @click.option(
     "--nb-month",
     type=click.IntRange(min=1),
@@ -43,7 +46,9 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
     months = nb_month or _configured_months()
     cutoff = months_before(clock.today(), months)
     if dry_run:
-        click.echo(f"dry run: would delete {retention.count_before(cutoff)} records dated before {cutoff}")
+        click.echo(
+            f"dry run: would delete {plural(retention.count_before(cutoff), 'record')} dated before {cutoff}"
+        )
         return
     try:
         removed = retention.purge_before(cutoff)
@@ -53,10 +58,12 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
         record_job("purge", False)
         raise click.ClickException(f"nothing deleted: database error ({exc.__class__.__name__})") from None
     record_job("purge", True)
-    click.echo(f"deleted {removed} records dated before {cutoff} (older than {months} months)")
+    click.echo(
+        f"deleted {plural(removed, 'record')} dated before {cutoff} (older than {plural(months, 'month')})"
+    )
 
 
-@click.command("stats_remove_duplicate")
+@command("stats_remove_duplicate")
 @click.option("--type", "stats_type", type=click.Choice(TYPE_NAMES), help="Only this type (default: all).")
 @click.option(
     "--nb-month",
@@ -77,16 +84,16 @@ def stats_remove_duplicate(stats_type: str | None, nb_month: int, yes: bool, dry
     before = months_before(clock.today(), nb_month) if nb_month else None
     found = list(duplicates(retention.iter_snapshots(stats_type, before)))
     if dry_run or not found:
-        click.echo(f"{'dry run: ' if dry_run else ''}{len(found)} duplicate records found")
+        click.echo(f"{'dry run: ' if dry_run else ''}{plural(len(found), 'duplicate record')} found")
         return
     if not yes:
         click.confirm(f"Delete {len(found)} duplicate records?", abort=True)
     removed = retention.delete_ids(found)
     db.session.commit()
-    click.echo(f"deleted {removed} duplicate records")
+    click.echo(f"deleted {plural(removed, 'duplicate record')}")
 
 
-@click.command("stats_list_last")
+@command("stats_list_last")
 @click.option("--type", "stats_type", type=click.Choice(TYPE_NAMES), help="Only this type.")
 @click.option("--client-uuid", help="Only this client.")
 @with_appcontext
@@ -106,7 +113,7 @@ def stats_list_last(stats_type: str | None, client_uuid: str | None) -> None:
         click.echo(f"{last_date}  {kind:<13} {uuid}  {name}  analyses={analyses} records={records}")
 
 
-@click.command("stats_delete")
+@command("stats_delete")
 @click.option("--client-uuid", required=True, help="The client whose records are deleted.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
@@ -120,9 +127,9 @@ def stats_delete(client_uuid: str, yes: bool) -> None:
         click.confirm(f"Delete all records of client {client.name!r}?", abort=True)
     removed = retention.delete_client_stats(client.id)
     db.session.commit()
-    click.echo(f"deleted {removed} records of client {client_uuid}")
+    click.echo(f"deleted {plural(removed, 'record')} of client {client_uuid}")
 
 
 def register(app: Flask) -> None:
-    for command in (stats_purge, stats_remove_duplicate, stats_list_last, stats_delete):
-        app.cli.add_command(command)
+    for cmd in (stats_purge, stats_remove_duplicate, stats_list_last, stats_delete):
+        app.cli.add_command(cmd)

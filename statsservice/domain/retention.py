@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier, clamped to that month's last day
-    (31 May minus 3 months is 28 or 29 February)."""
-    index = day.year * 12 + day.month - 1 - months
-    if index < 12:
-        return date.min
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def digest(data: Any) -> str:

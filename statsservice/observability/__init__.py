@@ -12,10 +12,3 @@ def register(app: Flask) -> None:
 
     logs.configure(app)
     http.register(app)
-
-
-def register_cli(app: Flask) -> None:
-    """Log each CLI run; call once every command is registered."""
-    from statsservice.observability import cli
-
-    cli.register(app)

@@ -1,28 +1,28 @@
 """One log line per CLI run (``LOG_CLI_RUNS``): command, outcome, exit code and duration.
 
-Arguments are never logged (``--token`` is one). Each command's callback is wrapped once, after
-every command is registered; the wrapper reads the configuration of the app the run loaded.
+Arguments are never logged (``--token`` is one). The hub's commands are ``LoggedCommand``s
+(click's ``cls=`` extension point, through :func:`command`): the line is written by the command's
+own ``invoke``, whichever group runs it (``statsservice``, ``flask --app statsservice`` or a test
+runner), and nothing rewrites a callback after the fact.
 """
 
 from __future__ import annotations
 
-import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import ScriptInfo
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from statsservice.observability import logs
 
-_WRAPPED = "_statsservice_logged"
 
-
-def _run_app() -> Flask | None:
+def _run_app(ctx: click.Context) -> Flask | None:
     """The app this run loaded (ScriptInfo caches it), else the current one."""
-    ctx = click.get_current_context(silent=True)
-    info = ctx.find_object(ScriptInfo) if ctx else None
+    info = ctx.find_object(ScriptInfo)
     if info is not None:
         return info.load_app()
     return current_app._get_current_object() if has_app_context() else None
@@ -41,8 +41,8 @@ def _outcome(exc: BaseException) -> tuple[int, str | None]:
     return 1, exc.__class__.__name__  # the class only: a message could quote an argument
 
 
-def _log(command: str, started: float, code: int, error: str | None) -> None:
-    app = _run_app()
+def _log(ctx: click.Context, command: str, started: float, code: int, error: str | None) -> None:
+    app = _run_app(ctx)
     if app is None or not app.config.get("LOG_CLI_RUNS"):
         return
     fields: dict[str, Any] = {
@@ -56,36 +56,47 @@ def _log(command: str, started: float, code: int, error: str | None) -> None:
     logs.event("cli", f"{command} {fields['status']}", **fields)
 
 
-def _wrap(command: click.Command, name: str) -> None:
-    callback = command.callback
-    if callback is None or getattr(callback, _WRAPPED, False):
-        return
+def _database_error(ctx: click.Context, exc: DBAPIError) -> click.ClickException:
+    """A missing table or an unreachable server, said in one line with the command that helps
+    (spelled for the program the operator ran: ``statsservice`` or ``flask --app statsservice``)."""
+    url = _database_url()
+    where = f" at {url}" if url else ""
+    program = "statsservice" if ctx.find_root().info_name == "statsservice" else "flask --app statsservice"
+    reason = str(exc.orig).splitlines()[0][:200] if str(exc.orig) else ""
+    return click.ClickException(
+        f"database error{where} ({exc.orig.__class__.__name__}: {reason}); is it reachable and migrated? "
+        f"Migrate with: {program} db upgrade"
+    )
 
-    @functools.wraps(callback)
-    def logged(*args: Any, **kwargs: Any) -> Any:
+
+def _database_url() -> str | None:
+    if not has_app_context():
+        return None
+    from statsservice.extensions import db
+
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+class LoggedCommand(click.Command):
+    """A click command whose run (success or failure) is logged once by its own ``invoke``; a
+    database that is missing its tables or unreachable is one line of error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         started = time.perf_counter()
+        name = self.name or "?"
         try:
-            result = callback(*args, **kwargs)
+            try:
+                result = super().invoke(ctx)
+            except (OperationalError, ProgrammingError) as exc:
+                raise _database_error(ctx, exc) from None
         except BaseException as exc:
             code, error = _outcome(exc)
-            _log(name, started, code, error)
+            _log(ctx, name, started, code, error)
             raise
-        _log(name, started, 0, None)
+        _log(ctx, name, started, 0, None)
         return result
 
-    setattr(logged, _WRAPPED, True)
-    command.callback = logged
 
-
-def _walk(command: click.Command, name: str) -> None:
-    if isinstance(command, click.Group):
-        for sub_name, sub in command.commands.items():
-            _walk(sub, f"{name} {sub_name}")
-    else:
-        _wrap(command, name)
-
-
-def register(app: Flask) -> None:
-    """Wrap every command registered on ``app.cli`` (groups such as ``db``: each subcommand)."""
-    for name, command in app.cli.commands.items():
-        _walk(command, name)
+def command(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """``click.command`` for the hub's commands: each run is logged (``LOG_CLI_RUNS``)."""
+    return click.command(name, cls=LoggedCommand, **kwargs)

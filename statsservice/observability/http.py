@@ -14,8 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from statsservice.api.errors import ApiError
 from statsservice.config import ConfigError
+from statsservice.errors import ApiError
 from statsservice.observability import logs, metrics
 
 bp = Blueprint("observability", __name__)

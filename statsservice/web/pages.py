@@ -40,7 +40,7 @@ def js_strings() -> dict[str, str]:
         "noData": _("No data for this selection yet."),
         "noMarkers": _(
             "No client with map coordinates has data in this window. "
-            "An operator sets a client's coordinates with: flask client_coordinates_set --uuid UUID --latitude LAT --longitude LON"
+            "An operator sets a client's coordinates with: flask --app statsservice client_coordinates_set --uuid UUID --latitude LAT --longitude LON"
         ),
         "probability": _("Probability"),
         "occurrence": _("Occurrence"),

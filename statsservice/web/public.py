@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from statsservice import __version__
-from statsservice.api.errors import ApiError
+from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
 from statsservice.web import schemas, series
@@ -61,7 +61,7 @@ def community_json() -> Response:
         raise ApiError(
             404,
             f"no community series for {params['processor']} by {period}",
-            {"processor": ["not pulled from the global hub (flask stats_pull)"]},
+            {"processor": ["not pulled from the global hub (flask --app statsservice stats_pull)"]},
         )
     return cached_json(schemas.CommunitySchema().dump(row))
 

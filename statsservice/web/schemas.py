@@ -9,9 +9,9 @@ import marshmallow as ma
 from marshmallow import validate
 from werkzeug.datastructures import MultiDict
 
-from statsservice.api.errors import ApiError, flatten
 from statsservice.domain.processors import PERIODS
 from statsservice.domain.processors.base import Flag
+from statsservice.errors import ApiError, flatten
 
 MAX_DAYS = 3660
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from statsservice import clock
-from statsservice.api.errors import ApiError
 from statsservice.domain.processors import ProcessorError
+from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import StatsFilter

@@ -22,12 +22,12 @@ class ErrorSchema(ma.Schema):
 
 
 class HubApi(Api):
-    """flask-smorest Api whose errors use the hub's JSON shape (see ``statsservice.api.errors``)."""
+    """flask-smorest Api whose errors use the hub's JSON shape (see ``statsservice.errors``)."""
 
     ERROR_SCHEMA = ErrorSchema
 
     def _register_error_handlers(self) -> None:
-        """Errors are handled app-wide by ``statsservice.api.errors``."""
+        """Errors are handled app-wide by ``statsservice.errors``."""
 
 
 def register(app: Flask) -> None:

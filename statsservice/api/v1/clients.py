@@ -9,7 +9,6 @@ from flask.views import MethodView
 from sqlalchemy.exc import IntegrityError
 
 from statsservice.api.auth import current_client
-from statsservice.api.errors import ApiError
 from statsservice.api.v1.params import HubBlueprint
 from statsservice.api.v1.schemas import (
     ClientCreatedSchema,
@@ -17,6 +16,7 @@ from statsservice.api.v1.schemas import (
     ClientMeSchema,
     SharingPatchSchema,
 )
+from statsservice.errors import ApiError
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.clients import ClientError

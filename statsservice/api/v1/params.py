@@ -28,7 +28,7 @@ from werkzeug.wsgi import LimitedStream
 
 from statsservice import jsontext
 from statsservice.api.auth import require_client
-from statsservice.api.errors import BODY, ApiError
+from statsservice.errors import BODY, ApiError
 
 #: characters no stored text may hold: PostgreSQL refuses NUL, UTF-8 cannot encode lone surrogates
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")

@@ -19,11 +19,12 @@ from marshmallow import validate, validates_schema
 
 from statsservice import clock, jsontext
 from statsservice.api.auth import current_client
-from statsservice.api.errors import ApiError
 from statsservice.api.v1.params import HubBlueprint
 from statsservice.api.v1.schemas import StrictDate, UUIDList
 from statsservice.domain.processors import PERIODS, PROCESSORS, ProcessorError
+from statsservice.domain.processors.base import Flag
 from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.errors import ApiError
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import StatsFilter
 
@@ -31,18 +32,6 @@ URL_PREFIX = "/stats/processed"
 blp = HubBlueprint("processed", __name__, description="Processed stats: chart-ready series")
 
 DEFAULT_DAYS = 365
-
-
-class Flag(ma.fields.Boolean):
-    """``true``/``false``, ``0``/``1`` (the Front Office's JSON) or those as strings (query)."""
-
-    truthy = {True, "1", "true", "True"}  # JSON 1 == True
-    falsy = {False, "0", "false", "False"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if isinstance(value, float) or not isinstance(value, bool | int | str):
-            raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 #: processor parameters are a handful of short keys; a longer text is not a mistake

@@ -17,6 +17,7 @@ from marshmallow import ValidationError, post_load, validate
 
 from statsservice import clock
 from statsservice.api.v1 import ErrorSchema
+from statsservice.domain.processors.base import Flag
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
 from statsservice.domain.stats_types.fields import IntKeyMap, Number
 from statsservice.domain.stats_types.risk import _Tree as EmptyListTree
@@ -37,6 +38,8 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 
 class StrictDate(ma.fields.Date):
     """``YYYY-MM-DD`` only (``date.fromisoformat`` would also take week dates and compact forms)."""
+
+    default_error_messages = {"invalid": "Not a valid date: expected YYYY-MM-DD (e.g. 2026-01-31)."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not DATE_RE.fullmatch(value):
@@ -74,18 +77,6 @@ class WholeNumber(ma.fields.Integer):
         if isinstance(value, float) and not value.is_integer():
             raise self.make_error("invalid", input=value)
         return super()._validated(value)
-
-
-class StrictBoolean(ma.fields.Boolean):
-    """JSON ``true``/``false`` (or ``"true"``/``"false"``/``"1"``/``"0"`` from a query string)."""
-
-    truthy = {True, "true", "True", "1"}
-    falsy = {False, "false", "False", "0"}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool | str):  # 1 == True in Python, not in JSON
-            raise self.make_error("invalid", input=value)
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class OneOfSchemas(ma.fields.Raw):
@@ -175,8 +166,10 @@ class StatsQuerySchema(ma.Schema):
         load_default=list,
         metadata={"description": "only these analyses (repeat the parameter, or separate with commas)"},
     )
-    get_last = StrictBoolean(
-        load_default=False, metadata={"description": "only the latest record of each analysis; dates ignored"}
+    get_last = Flag(
+        numbers=False,
+        load_default=False,
+        metadata={"description": "only the latest record of each analysis; dates ignored"},
     )
     offset = WholeNumber(load_default=0, validate=validate.Range(0, MAX_OFFSET))
     limit = WholeNumber(
@@ -223,7 +216,7 @@ class SharingPatchSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    is_sharing_enabled = StrictBoolean(required=True)
+    is_sharing_enabled = Flag(numbers=False, required=True)
 
 
 def _printable_ascii(value: str) -> None:
@@ -243,7 +236,7 @@ class ClientCreateSchema(ma.Schema):
             "description": "the client's API key (printable ASCII, no spaces); generated when omitted",
         },
     )
-    is_sharing_enabled = StrictBoolean(load_default=True)
+    is_sharing_enabled = Flag(numbers=False, load_default=True)
 
 
 class ClientCreatedSchema(ma.Schema):

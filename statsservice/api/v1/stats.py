@@ -7,7 +7,6 @@ caller (admins read everything, and still delete only their own records).
 
 from __future__ import annotations
 
-import calendar
 import http
 import uuid as uuid_mod
 from datetime import date
@@ -21,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 
 from statsservice import clock
 from statsservice.api.auth import current_client
-from statsservice.api.errors import BODY, ApiError, flatten
 from statsservice.api.v1.params import HubBlueprint, request_json, text_errors
 from statsservice.api.v1.schemas import (
     MAX_PAGE,
@@ -31,10 +29,13 @@ from statsservice.api.v1.schemas import (
     StatsRecordSchema,
     UploadReportSchema,
 )
+from statsservice.domain.dates import months_before
+from statsservice.errors import BODY, ApiError, flatten
 from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, list_records, upsert_records
+from statsservice.text import plural
 
 URL_PREFIX = "/stats"
 blp = HubBlueprint("stats", __name__, description="Stats records: upload, read back, delete")
@@ -120,9 +121,9 @@ class StatsCollection(MethodView):
         uuids = _store(client.id, list(records.values()))
         stored = [uuids[(r.anr, r.type, r.date)] for r in records.values()]
         if refused:
-            message = f"{len(stored)} records stored, {len(refused)} refused"
+            message = f"{plural(len(stored), 'record')} stored, {len(refused)} refused"
             return _report(message, errors, stored, refused), 207
-        return _report(f"{len(stored)} records stored", {}, stored, [])
+        return _report(f"{plural(len(stored), 'record')} stored", {}, stored, [])
 
 
 @blp.route("/<uuid:anr>")
@@ -137,15 +138,6 @@ class StatsAnalysis(MethodView):
             raise ApiError(404, "no records of this analysis for this client", {"anr": ["not found"]})
         db.session.commit()
         return Response(status=204)
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
-    index = day.year * 12 + day.month - 1 - months
-    if index < 12:
-        return date.min
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _validate(body: list, *, hub_client: bool) -> tuple[dict[int, NewRecord], dict[str, list[str]]]:

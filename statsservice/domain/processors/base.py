@@ -162,13 +162,20 @@ class Choices(ma.fields.Field):
 
 
 class Flag(ma.fields.Boolean):
-    """A yes/no parameter: JSON ``true``/``false``, ``0``/``1``, or those as strings."""
+    """The hub's one yes/no field: JSON ``true``/``false`` or those as strings (a query string);
+    ``0``/``1`` too unless ``numbers=False`` (the Front Office sends them in processor parameters,
+    while the client API wants JSON booleans: in Python ``1 == True``, not in JSON)."""
 
-    truthy = {True, "1", "true", "True"}  # 1 == True
-    falsy = {False, "0", "false", "False"}  # 0 == False
+    truthy = {True, "1", "true", "True"}
+    falsy = {False, "0", "false", "False"}
+
+    def __init__(self, *, numbers: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.numbers = numbers
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if isinstance(value, float) or not isinstance(value, bool | int | str):
+        accepted = (bool, int, str) if self.numbers else (bool, str)
+        if isinstance(value, float) or not isinstance(value, accepted):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
 

@@ -1,5 +1,8 @@
 """Every error leaves the hub as JSON ``{"message", "errors"}`` (SPEC §3), never as a 500 page.
 
+Shared by the API, the dashboard's JSON and ``/metrics``: it belongs to no one layer, so ``web``
+does not import ``api`` to answer an error.
+
 ``errors`` maps a dotted field path (``"3.data.risks.current"``, ``"date_from"``, ``"body"``) to
 the list of reasons, so a client can point at the exact value it sent.
 """
