@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from statsservice.extensions import db
 from statsservice.storage.models import Client, CommunitySeries, Stats
+from statsservice.storage.stats import StatsFilter, _apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,7 @@ class MappedClient:
 def summary() -> HubSummary:
     """Counts for the About page; one pass over ``stats`` per figure, cheap with its indexes."""
     by_type = dict(db.session.execute(select(Stats.type, func.count()).group_by(Stats.type)).all())
-    analyses_query = select(Stats.client_id, Stats.anr).distinct()
-    analyses = db.session.scalar(select(func.count()).select_from(analyses_query.subquery())) or 0
+    _organisations, analyses = coverage(StatsFilter())
     first, last = db.session.execute(select(func.min(Stats.date), func.max(Stats.date))).one()
     clients = db.session.scalar(select(func.count()).select_from(Client).where(Client.is_active.is_(True)))
     return HubSummary(
@@ -78,3 +78,21 @@ def community_processors() -> dict[str, str]:
     """Processors with a pulled community series (``stats_pull``), with their period."""
     rows = db.session.execute(select(CommunitySeries.processor, CommunitySeries.period))
     return {row.processor: row.period for row in rows}
+
+
+def coverage(selection: StatsFilter) -> tuple[int, int]:
+    """(organisations, analyses) behind a selection, so a chart can say what it stands on.
+
+    Organisations are distinct clients (on a global hub: the hubs). Analyses count each (client,
+    analysis) once with its largest weight ``n``: 1 for an uploaded record, the analyses behind a
+    federation aggregate, so a global hub counts the analyses, not the aggregates.
+    """
+    per_analysis = _apply(
+        select(Stats.client_id, func.max(Stats.n).label("n")).group_by(Stats.client_id, Stats.anr), selection
+    ).subquery()
+    row = db.session.execute(
+        select(
+            func.count(func.distinct(per_analysis.c.client_id)), func.coalesce(func.sum(per_analysis.c.n), 0)
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)

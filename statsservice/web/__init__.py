@@ -10,3 +10,5 @@ def register(app: Flask) -> None:
     i18n.init(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
+    pages.register_errors(app)
+    app.jinja_env.globals["language_links"] = pages.language_links

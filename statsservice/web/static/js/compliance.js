@@ -1,14 +1,21 @@
 /* Compliance page: per referential, current against target maturity, and category by category for
  * the chosen referential. Values are shares of full maturity, shown in percent. */
 import {
-  ChartCard, STATE_COLORS, config, formatNumber, getJSON, guarded, labelOf, onToolbarChange, settled, t,
-  windowParams, wrapLabel,
+  ChartCard, STATE_COLORS, config, formatNumber, getJSON, guarded, labelOf, onHistory, onToolbarChange,
+  settled, t, windowParams, wrapLabel,
 } from "./dashboard.js";
 
 const cards = {
-  referentials: new ChartCard("compliance-referentials"),
-  categories: new ChartCard("compliance-categories"),
+  referentials: new ChartCard("compliance-referentials", { firstColumn: t("referential") }),
+  categories: new ChartCard("compliance-categories", { rows: categoryRows }),
 };
+
+/** Radar or bars, the CSV is one row per category with its current and target percentages. */
+function categoryRows(chart) {
+  return [[t("category"), ...chart.data.datasets.map((d) => d.label)],
+    ...chart.data.labels.map((label, i) => [
+      Array.isArray(label) ? label.join(" ") : label, ...chart.data.datasets.map((d) => d.data[i])])];
+}
 let referentials = [];
 
 const percent = (value) => Math.round(Number(value) * 1000) / 10;
@@ -43,16 +50,23 @@ function drawReferentials() {
     },
     options: {
       plugins: { tooltip },
-      scales: { y: { beginAtZero: true, max: 100, ticks: { callback: (v) => `${v} %` } } },
+      scales: {
+        y: {
+          beginAtZero: true, max: 100, ticks: { callback: (v) => `${v} %` },
+          title: { display: true, text: t("compliancePercent") },
+        },
+      },
     },
   });
 }
 
 function fillReferentialSelect() {
   const select = cards.categories.controlElement("referential");
-  const previous = select.value;
+  const previous = select.dataset.wanted || select.value;
   select.replaceChildren(...referentials.map((ref) => new Option(labelOf(ref.labels), ref.referential)));
   if (referentials.some((ref) => ref.referential === previous)) select.value = previous;
+  if (!select.dataset.initial && select.options.length) select.dataset.initial = select.options[0].value;
+  delete select.dataset.wanted;
 }
 
 /** A radar, as in MONARC; on a phone, horizontal bars keep the long category names readable. */
@@ -70,7 +84,11 @@ function drawCategories() {
     ? {
       type: "bar",
       data: { labels, datasets },
-      options: { indexAxis: "y", plugins: { tooltip }, scales: { x: scale, y: { ticks: { font: { size: 10 } } } } },
+      options: {
+        indexAxis: "y",
+        plugins: { tooltip },
+        scales: { x: { ...scale, title: { display: true, text: t("compliancePercent") } }, y: { ticks: { font: { size: 10 } } } },
+      },
     }
     : {
       type: "radar",
@@ -85,7 +103,11 @@ function drawCategories() {
 async function load() {
   await guarded(cards.referentials, async () => {
     cards.categories.loading();
-    referentials = (await getJSON(config.urls.compliance, windowParams())).data;
+    const params = windowParams();
+    const body = await getJSON(config.urls.compliance, params);
+    cards.referentials.setSource(config.urls.compliance, params, body);
+    cards.categories.setSource(config.urls.compliance, params, body);
+    referentials = body.data;
     fillReferentialSelect();
     drawReferentials();
     drawCategories();
@@ -96,4 +118,10 @@ async function load() {
 
 cards.categories.onControlChange(drawCategories);
 onToolbarChange(load);
+onHistory(() => {
+  const select = cards.categories.controlElement("referential");
+  const wanted = new URLSearchParams(window.location.search).get("compliance-categories-referential");
+  select.dataset.wanted = wanted || select.dataset.initial || "";
+  load();
+});
 load();
