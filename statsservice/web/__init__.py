@@ -12,3 +12,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     pages.register_errors(app)
     app.jinja_env.globals["language_links"] = pages.language_links
+    # a global, so the macros imported by the page templates see it too
+    app.jinja_env.globals["default_window"] = pages.DEFAULT_WINDOW

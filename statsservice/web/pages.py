@@ -164,7 +164,6 @@ def render(template: str, script: str | None, *, needs: str | None = None, **con
         page_config=page_config(),
         instance_name=current_app.config.get("INSTANCE_NAME", "statsservice"),
         version=__version__,
-        default_window=DEFAULT_WINDOW,
         languages=i18n.LANGUAGES,
         **context,
     )
