@@ -86,11 +86,14 @@ export function windowParams() {
   if (value === "custom") {
     const from = toolbarValue("from");
     const to = toolbarValue("to");
-    if (from && to && from <= to) return { date_from: from, date_to: to };
+    if (from && to && from <= to && from >= shiftDay(to, -(MAX_DAYS - 1))) return { date_from: from, date_to: to };
     return { days: config.defaultWindow };
   }
   return { days: value };
 }
+
+/** The longest custom window the hub serves (schemas.MAX_DAYS). */
+const MAX_DAYS = 3660;
 
 /* Views you can keep: every control lives in the query string. Toolbar controls use their own name
  * (window, period, from, to), a card's controls are prefixed with the card id (top-threats-metric). */
