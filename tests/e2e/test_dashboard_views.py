@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import ARTIFACTS, chromium, screenshot
 from tests.live import LiveHub
 
 DEMO_ANALYSES = 6
@@ -219,6 +219,8 @@ def test_exports_carry_title_window_and_date(hub, playwright, lang):
         with page.expect_download() as download:
             page.click("#card-top-threats [data-export=png]")
         png = download.value.path().read_bytes()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"export-top-threats-{lang}.png").write_bytes(png)  # for a reviewer to look at
         width, height = png_size(png)
         assert width >= canvas[0] and height > canvas[1], ((width, height), canvas)
         header = height - canvas[1]
