@@ -331,6 +331,13 @@ def test_local_hub_overlays_the_community(federation, browser, page):
         overlay = community_datasets(chart)
         assert overlay and all(d["drawn"] > 0 for d in overlay), card
     screenshot(page, "evolution-with-community")
+
+    open_page(page, local.url + "/compliance")
+    for card in ("compliance-referentials", "compliance-categories"):
+        chart = chart_of(page, card)
+        overlay = community_datasets(chart)
+        assert overlay and overlay[0]["drawn"] > 0, card
+    assert "restricted to this window" in page.text_content("#community-note")
     assert browser.problems == []
 
 

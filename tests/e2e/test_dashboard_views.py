@@ -105,6 +105,8 @@ def test_every_chart_names_its_organisations_analyses_and_period(hub, playwright
             assert all(f"lang={lang}" in link for link in links), links
             if width > 640 and lang == "en":
                 screenshot(page, f"page-{name}")
+            elif width < 640 and lang == "fr":
+                screenshot(page, f"page-{name}-fr-phone")
         if lang == "fr":
             open_page(page, f"{hub.url}/?lang=fr")
             assert page.text_content("h1").strip() == WORDS["fr"]["heading"]

@@ -1,9 +1,34 @@
 /* Compliance page: per referential, current against target maturity, and category by category for
- * the chosen referential. Values are shares of full maturity, shown in percent. */
+ * the chosen referential. Values are shares of full maturity, shown in percent. A local hub that
+ * pulled the community's dated compliance series adds the community's current level over the same
+ * window. */
 import {
-  ChartCard, STATE_COLORS, config, formatNumber, getJSON, guarded, labelOf, onHistory, onToolbarChange,
-  settled, t, windowParams, wrapLabel,
+  ChartCard, PALETTE, STATE_COLORS, communitySeries, config, formatNumber, getJSON, guarded, labelOf, mean,
+  onHistory, onToolbarChange, pointsInWindow, setNote, settled, t, windowParams, wrapLabel,
 } from "./dashboard.js";
+
+let community = null;
+
+/** The community's mean current level of a category over the window (null: none). */
+function communityCategory(referential, category) {
+  if (!community || !Array.isArray(community.data)) return null;
+  const ref = community.data.find((r) => r.referential === referential);
+  const cat = ref && ref.categories.find((c) => c.category === category);
+  if (!cat) return null;
+  return mean(pointsInWindow(cat.values, cards.referentials.meta, community.period).map((p) => p.current));
+}
+
+function communityDataset(values) {
+  return {
+    label: `${t("current")} — ${t("community")}`,
+    data: values,
+    backgroundColor: PALETTE[1],
+    borderColor: PALETTE[1],
+    pointBackgroundColor: PALETTE[1],
+    borderWidth: 2,
+    borderRadius: 3,
+  };
+}
 
 const cards = {
   referentials: new ChartCard("compliance-referentials", { firstColumn: t("referential") }),
@@ -31,25 +56,28 @@ function dataset(state, values) {
   };
 }
 
-const tooltip = { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.raw, 1)} %` } };
+const tooltip = () => ({ callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.raw, 1)} %` } });
 
 /** Each referential as the plain mean of its categories (a summary for display). */
 function drawReferentials() {
   if (!referentials.length) return cards.referentials.empty();
-  const mean = (ref, state) =>
-    ref.categories.reduce((sum, c) => sum + Number(c[state] ?? 0), 0) / Math.max(1, ref.categories.length);
+  const average = (ref, state) => mean(ref.categories.map((c) => c[state] ?? 0)) ?? 0;
+  const datasets = ["current", "target"].map((state) => ({
+    ...dataset(state, referentials.map((ref) => percent(average(ref, state)))),
+    backgroundColor: STATE_COLORS[state],
+    borderRadius: 3,
+  }));
+  const others = referentials.map((ref) => mean(ref.categories.map((c) => communityCategory(ref.referential, c.category))));
+  if (others.some((v) => v !== null)) datasets.push(communityDataset(others.map((v) => (v === null ? null : percent(v)))));
+  if (community) setNote("community-note", others.some((v) => v !== null) ? t("communityNote") : t("communityMissing"));
   cards.referentials.draw({
     type: "bar",
     data: {
       labels: referentials.map((ref) => wrapLabel(labelOf(ref.labels), 20)),
-      datasets: ["current", "target"].map((state) => ({
-        ...dataset(state, referentials.map((ref) => percent(mean(ref, state)))),
-        backgroundColor: STATE_COLORS[state],
-        borderRadius: 3,
-      })),
+      datasets,
     },
     options: {
-      plugins: { tooltip },
+      plugins: { tooltip: tooltip() },
       scales: {
         y: {
           beginAtZero: true, max: 100, ticks: { callback: (v) => `${v} %` },
@@ -79,6 +107,13 @@ function drawCategories() {
     ...dataset(state, ref.categories.map((c) => percent(c[state] ?? 0))),
     ...(narrow ? { backgroundColor: STATE_COLORS[state], borderRadius: 3 } : {}),
   }));
+  const others = ref.categories.map((c) => communityCategory(ref.referential, c.category));
+  if (others.some((v) => v !== null)) {
+    datasets.push({
+      ...communityDataset(others.map((v) => (v === null ? null : percent(v)))),
+      ...(narrow ? {} : { backgroundColor: "rgba(243, 114, 44, 0.15)" }),
+    });
+  }
   const scale = { beginAtZero: true, max: 100 };
   cards.categories.draw(narrow
     ? {
@@ -86,7 +121,7 @@ function drawCategories() {
       data: { labels, datasets },
       options: {
         indexAxis: "y",
-        plugins: { tooltip },
+        plugins: { tooltip: tooltip() },
         scales: { x: { ...scale, title: { display: true, text: t("compliancePercent") } }, y: { ticks: { font: { size: 10 } } } },
       },
     }
@@ -94,7 +129,7 @@ function drawCategories() {
       type: "radar",
       data: { labels, datasets },
       options: {
-        plugins: { tooltip },
+        plugins: { tooltip: tooltip() },
         scales: { r: { ...scale, ticks: { stepSize: 25, backdropColor: "transparent" }, pointLabels: { font: { size: 10 } } } },
       },
     });
@@ -108,6 +143,7 @@ async function load() {
     cards.referentials.setSource(config.urls.compliance, params, body);
     cards.categories.setSource(config.urls.compliance, params, body);
     referentials = body.data;
+    community = await communitySeries("compliance_averages_on_date");
     fillReferentialSelect();
     drawReferentials();
     drawCategories();

@@ -27,6 +27,13 @@ const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matc
 Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
 Chart.defaults.color = "#3b4654";
 Chart.defaults.maintainAspectRatio = false;
+/** A phone: smaller legend and axis titles, so the plot keeps its room. */
+export const NARROW = window.innerWidth < 640;
+if (NARROW) {
+  Chart.defaults.plugins.legend.labels.boxWidth = 12;
+  Chart.defaults.plugins.legend.labels.font = { size: 10 };
+  Chart.defaults.scale.title.font = { size: 10 };
+}
 if (reducedMotion) Chart.defaults.animation = false;
 
 /* Exported PNGs get an opaque background (white unless a chart sets options.plugins.background.color). */
