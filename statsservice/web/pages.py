@@ -79,6 +79,7 @@ def js_strings() -> dict[str, str]:
         "zoneMedium": _("Medium risk zone (%(low)s to %(high)s)"),
         "zoneHigh": _("High risk zone (above %(high)s)"),
         "cellCount": _("risks per analysis in this cell"),
+        "blankCell": _("Blank cell: no risks, or fewer than %(k)s organisations"),
         "communityMissing": _("The community has no data for this window and period."),
         "communityNote": _("Community: the series pulled from the global hub, restricted to this window."),
         "previous": _("vs the previous period"),

@@ -254,3 +254,42 @@ def test_exports_carry_title_window_and_date(hub, playwright, lang):
         data_link = page.get_attribute("#card-top-threats [data-role=data-link]", "href")
         assert data_link.startswith("/stats/threats.json?")
         assert browser.problems == []
+
+
+def test_evolution_labels_periods_and_cartography_puts_high_impact_on_top(hub, playwright):
+    with chromium(playwright, viewport={"width": 1400, "height": 900}) as browser:
+        page = browser.new_page()
+        open_page(page, hub.url + "/evolution")
+        expected = {
+            "week": r"^\d{4}-W\d{2}$",
+            "quarter": r"^\d{4}-Q[1-4]$",
+            "year": r"^\d{4}$",
+            "day": DAY.pattern,
+        }
+        for period, pattern in expected.items():
+            if period != "week":
+                ready = ready_count(page)
+                page.select_option("#toolbar [data-control=period]", period)
+                wait_redrawn(page, ready)
+            chart = page.evaluate(
+                """() => { const c = Object.values(Chart.instances).find((c) => c.canvas.id === 'chart-risk-evolution');
+                return {type: c.config.type, labels: c.data.labels}; }"""
+            )
+            assert chart["labels"] and all(re.match(pattern, label) for label in chart["labels"]), chart
+            assert chart["type"] == ("bar" if period == "year" else "line"), period
+        lines = page.evaluate(
+            "() => Object.values(Chart.instances).find((c) => c.canvas.id === 'chart-threat-evolution').data.datasets.length"
+        )
+        assert lines == 3, "by day, only the top three threats are drawn"
+
+        open_page(page, hub.url + "/cartography")
+        top, bottom = page.evaluate(
+            """() => { const c = Object.values(Chart.instances).find((c) => c.canvas.id === 'chart-heatmap');
+            const labels = c.scales.y.getLabels(); const max = labels.reduce((a, b) => Number(a) > Number(b) ? a : b);
+            const min = labels.reduce((a, b) => Number(a) < Number(b) ? a : b);
+            return [c.scales.y.getPixelForValue(labels.indexOf(max)), c.scales.y.getPixelForValue(labels.indexOf(min))]; }"""
+        )
+        assert top < bottom, "the highest impact is drawn at the top"
+        legend = page.text_content("#card-heatmap [data-role=legend]")
+        assert "Low risk zone" in legend and "High risk zone" in legend
+        assert browser.problems == []

@@ -42,7 +42,10 @@ function zoneText(index) {
 }
 
 function legendItems() {
-  return ZONES.map((z, i) => [`rgb(${z.rgb.join(",")})`, zoneText(i)]);
+  return [
+    ...ZONES.map((z, i) => [`rgb(${z.rgb.join(",")})`, zoneText(i)]),
+    ["#ffffff", t("blankCell").replace("%(k)s", config.minOrganisations)],
+  ];
 }
 
 /** The zone's colour, from pale (few risks) to full (the fullest cell). */
