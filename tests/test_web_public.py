@@ -301,8 +301,8 @@ def test_a_global_hub_counts_the_analyses_behind_its_aggregates(make_app):
     with app.app_context():
         hub, _token = registry.create_client("hub-a", local=False)
         generator = Generator(seed=1, anrs=1)
-        records = [
-            NewRecord(anr="agg-risk", type="risk", date=day, data=REGISTRY["risk"].load(item["data"]))
+        records = [  # an aggregate has a new pseudonymous analysis every day
+            NewRecord(anr=f"agg-{day}", type="risk", date=day, data=REGISTRY["risk"].load(item["data"]))
             for day, _anr, batch in generator.iter_batches(5, end=date(2026, 11, 5))
             for item in batch
             if item["type"] == "risk"

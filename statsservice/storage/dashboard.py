@@ -83,16 +83,21 @@ def community_processors() -> dict[str, str]:
 def coverage(selection: StatsFilter) -> tuple[int, int]:
     """(organisations, analyses) behind a selection, so a chart can say what it stands on.
 
-    Organisations are distinct clients (on a global hub: the hubs). Analyses count each (client,
-    analysis) once with its largest weight ``n``: 1 for an uploaded record, the analyses behind a
-    federation aggregate, so a global hub counts the analyses, not the aggregates.
+    Organisations are distinct clients (on a global hub: the hubs). Uploaded records (``n`` = 1)
+    count their distinct analyses. A federation aggregate stands for ``n`` analyses under a new
+    pseudonym every day, so for aggregates a hub counts for its largest day (the most analyses it
+    aggregated on one day of one type), never the sum over days.
     """
-    per_analysis = _apply(
-        select(Stats.client_id, func.max(Stats.n).label("n")).group_by(Stats.client_id, Stats.anr), selection
+    organisations = db.session.scalar(_apply(select(func.count(func.distinct(Stats.client_id))), selection))
+    uploaded = _apply(select(Stats.client_id, Stats.anr).where(Stats.n <= 1).distinct(), selection).subquery()
+    per_day = _apply(
+        select(Stats.client_id, func.sum(Stats.n).label("n"))
+        .where(Stats.n > 1)
+        .group_by(Stats.client_id, Stats.type, Stats.date),
+        selection,
     ).subquery()
-    row = db.session.execute(
-        select(
-            func.count(func.distinct(per_analysis.c.client_id)), func.coalesce(func.sum(per_analysis.c.n), 0)
-        )
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    per_hub = select(func.max(per_day.c.n).label("n")).group_by(per_day.c.client_id).subquery()
+    analyses = (db.session.scalar(select(func.count()).select_from(uploaded)) or 0) + (
+        db.session.scalar(select(func.coalesce(func.sum(per_hub.c.n), 0))) or 0
+    )
+    return int(organisations or 0), int(analyses)
