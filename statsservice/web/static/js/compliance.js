@@ -130,7 +130,7 @@ function drawCategories() {
       data: { labels, datasets },
       options: {
         plugins: { tooltip: tooltip() },
-        scales: { r: { ...scale, ticks: { stepSize: 25, backdropColor: "transparent" }, pointLabels: { font: { size: 10 } } } },
+        scales: { r: { ...scale, ticks: { stepSize: 25, backdropColor: "transparent", callback: (v) => `${v} %` }, pointLabels: { font: { size: 10 } } } },
       },
     });
 }
