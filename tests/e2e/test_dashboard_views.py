@@ -162,6 +162,11 @@ def test_a_threat_on_current_opens_its_evolution(hub, playwright):
         open_page(page, hub.url + "/?lang=fr")
         tiles = page.text_content("#kpis")
         assert str(DEMO_ANALYSES) in tiles and "Risques élevés par analyse" in tiles
+        ready = ready_count(page)
+        page.select_option("#toolbar [data-control=window]", "latest")
+        wait_redrawn(page, ready)
+        newest = page.text_content("#card-risk-levels [data-role=context]")
+        assert re.search(r"au \d{4}-\d{2}-\d{2}$", newest), newest  # "as of" the newest snapshots
         label, x, y = page.evaluate(
             """() => { const c = Object.values(Chart.instances).find((c) => c.canvas.id === 'chart-top-threats');
             const bar = c.getDatasetMeta(0).data[2]; const box = c.canvas.getBoundingClientRect();
