@@ -134,6 +134,8 @@ def test_a_view_survives_reload_a_new_browser_and_back(hub, playwright):
         url = page.url
         for part in ("period=month", "window=custom", f"to={today}", "risk-evolution-kind=operational"):
             assert part in url, url
+        menu = page.get_attribute("nav ul a[href^='/cartography']", "href")
+        assert "window=custom" in menu and f"to={today}" in menu, "the menu keeps the window"
         view = {card: chart_data(page, card) for card in ("risk-evolution", "threat-evolution")}
         assert view["risk-evolution"] != default_view
 

@@ -158,11 +158,19 @@ export function viewQuery() {
   return params.toString();
 }
 
+/** The language switch keeps the whole view; the menu keeps the window (one window for every page). */
 function updateLanguageLinks() {
   for (const link of document.querySelectorAll(".lang-switch a[data-lang]")) {
     const params = new URLSearchParams(viewQuery());
     params.set("lang", link.dataset.lang);
     link.href = `${window.location.pathname}?${params}`;
+  }
+  const view = new URLSearchParams(viewQuery());
+  for (const link of document.querySelectorAll(".topbar nav ul a[href]")) {
+    const target = new URL(link.getAttribute("href"), window.location.href);
+    const params = new URLSearchParams();
+    for (const key of ["lang", "window", "from", "to"]) if (view.get(key)) params.set(key, view.get(key));
+    link.setAttribute("href", params.toString() ? `${target.pathname}?${params}` : target.pathname);
   }
 }
 
