@@ -51,6 +51,8 @@ PURGE_NB_MONTHS = 36
 # Public pages and metrics
 #: which knowledge-base label (label1..label4) the dashboard shows first in each page language
 DASHBOARD_LABEL_FIELDS = {"en": "label1", "fr": "label2"}
+#: cartography colours: risk values up to the first threshold are low, above the second high (MONARC defaults)
+DASHBOARD_RISK_THRESHOLDS = {"informational": [4, 20], "operational": [4, 10]}
 METRICS_ENABLED = True
 METRICS_TOKEN = ""  # when set, /metrics wants "Authorization: Bearer <token>"
 METRICS_ALLOWED_NETWORKS: list[str] = []  # CIDRs that may scrape /metrics; empty: any address

@@ -65,14 +65,18 @@ def test_empty_hub_pages_show_how_to_get_data(client, path):
     html = response.get_data(as_text=True)
     tags = Tags(html)
     assert tags.find("section", id="empty-state"), path
-    assert "stats_demo" in html and "/api/v1/" in html
+    assert "/api/v1/" in html and "/about" in html
+    # operator commands belong to the About page's operator section, not to every visitor
+    assert "stats_demo" not in html and "flask " not in html
     assert not tags.find("canvas")
     assert not [a for a, _ in tags.scripts if a.get("src")], "no chart script without data"
 
 
 def test_empty_about_page_and_json(client):
     html = client.get("/about").get_data(as_text=True)
-    assert "stats_demo" in html and __version__ in html
+    assert __version__ in html
+    (operator,) = [part for part in html.split("<section") if 'id="about-operator"' in part]
+    assert "flask --app statsservice stats_demo" in operator and "client_coordinates_set" in operator
     about = client.get("/about.json").get_json()
     assert about["counts"] == {"clients": 0, "analyses": 0, "records": 0, "by_type": {}}
     assert about["first_date"] is None and about["version"] == __version__
@@ -188,10 +192,47 @@ def test_community_route_rejects_bad_parameters(client):
         assert field in response.get_json()["errors"], query
 
 
-def test_unknown_page_is_a_json_404(client):
-    response = client.get("/no-such-page")
-    assert response.status_code == 404
-    assert set(response.get_json()) == {"message", "errors"}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_unknown_page_is_json_for_api_clients(client):
+    for path, accept in (
+        ("/no-such-page", None),
+        ("/no-such-page", "*/*"),
+        ("/no-such-page", "application/json"),
+        ("/api/v1/nothing", BROWSER_ACCEPT),
+        ("/stats/nothing.json", BROWSER_ACCEPT),
+    ):
+        response = client.get(path, headers={"Accept": accept} if accept else {})
+        assert response.status_code == 404, path
+        assert set(response.get_json()) == {"message", "errors"}, (path, accept)
+
+
+def test_unknown_page_is_an_html_404_for_browsers(client):
+    response = client.get("/no-such-page", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "Page not found" in html and 'href="/about"' in html and "dashboard.css" in html
+    french = client.get("/nope?lang=fr", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+    assert '<html lang="fr">' in french and "Page introuvable" in french
+
+
+def test_lang_parameter_wins_and_stays_in_links(client, demo_data):
+    html = client.get("/evolution?lang=fr", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="fr">' in html and page_config(html)["language"] == "fr"
+    links = [a["href"] for a in Tags(html).find("a") if a.get("href", "").startswith("/")]
+    assert "/cartography?lang=fr" in links and "/about?lang=fr" in links
+    switch = {a["data-lang"]: a["href"] for a in Tags(html).find("a") if a.get("data-lang")}
+    assert switch == {"en": "/evolution?lang=en", "fr": "/evolution?lang=fr"}
+    english = client.get("/evolution?lang=en", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="en">' in english
+    ignored = client.get("/evolution?lang=xx", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="fr">' in ignored
+
+
+def test_about_names_record_types_in_the_page_language(client, demo_data):
+    html = client.get("/about?lang=fr").get_data(as_text=True)
+    assert "Vulnérabilités" in html and "Menaces" in html and "local" in html
 
 
 def test_label_language_is_configurable(make_app):

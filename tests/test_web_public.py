@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from statistics import mean
 
 import pytest
+from sqlalchemy import update
 
 from statsservice.cli.demo import DEMO_SITES, fill
 from statsservice.demo.payloads import LEVELS, Generator
@@ -220,6 +221,10 @@ BAD = [
     ("/stats/map.json?days=-3", "days"),
     ("/stats/map.json?processor=x", "processor"),
     ("/about.json?x=1", "x"),
+    ("/stats/threats.json?date_from=2026-01-01", "date_to"),
+    ("/stats/threats.json?date_from=2026-02-01&date_to=2026-01-01", "date_from"),
+    ("/stats/risks.json?date_from=2015-01-01&date_to=2026-01-01", "date_from"),
+    ("/stats/map.json?date_to=2026-13-01&date_from=2026-01-01", "date_to"),
 ]
 
 
@@ -251,5 +256,64 @@ def test_empty_hub_answers_empty_data(client):
         response = client.get(f"/stats/{kind}.json")
         assert response.status_code == 200, kind
         assert response.get_json()["data"] == expected(kind, response.get_json()["processor"])
-    assert client.get("/stats/map.json").get_json() == {"metric": "maxRisk", "markers": []}
+    date_from, date_to = window(365)
+    assert client.get("/stats/map.json").get_json() == {
+        "metric": "maxRisk",
+        "markers": [],
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+    }
+    body = client.get("/stats/threats.json").get_json()
+    assert (body["organisations"], body["analyses"]) == (0, 0)
     assert client.get("/stats/threats.json?last_stats=1").status_code == 200
+
+
+def test_every_answer_says_how_many_organisations_and_analyses_stand_behind_it(client, demo_data):
+    """A chart names what it stands on: the demo's analyses, and the organisations (demo clients)."""
+    demo_clients = db.session.query(Client).filter(Client.name.like("Demo%")).count()
+    for kind in KINDS:
+        body = client.get(f"/stats/{kind}.json").get_json()
+        assert (body["organisations"], body["analyses"]) == (demo_clients, ANALYSES), kind
+    newest = client.get("/stats/threats.json?last_stats=1").get_json()
+    assert newest["date_from"] == newest["date_to"] and newest["analyses"] == ANALYSES
+
+
+def test_a_custom_range_selects_its_days(client, demo_data):
+    """date_from/date_to replace the rolling window, so a permalink shows the same days tomorrow."""
+    _start, today = window(1)
+    day = (today - timedelta(days=1)).isoformat()
+    body = client.get(
+        f"/stats/risks.json?processor=risk_averages_on_date&date_from={day}&date_to={day}"
+    ).get_json()
+    assert (body["date_from"], body["date_to"]) == (day, day)
+    dates = {point["date"] for point in body["data"]["current"]["informational"]["High risks"]}
+    assert dates == {day}
+    before = (today - timedelta(days=DAYS + 10)).isoformat()
+    empty = client.get(f"/stats/threats.json?date_from={before}&date_to={before}").get_json()
+    assert empty["data"] == [] and (empty["organisations"], empty["analyses"]) == (0, 0)
+    markers = client.get(f"/stats/map.json?date_from={day}&date_to={day}").get_json()
+    assert (markers["date_from"], markers["date_to"]) == (day, day)
+
+
+def test_a_global_hub_counts_the_analyses_behind_its_aggregates(make_app):
+    """Aggregates weigh ``n`` analyses each: About and the charts count analyses, not records."""
+    app = make_app(MODE="global")
+    with app.app_context():
+        hub, _token = registry.create_client("hub-a", local=False)
+        generator = Generator(seed=1, anrs=1)
+        records = [  # an aggregate has a new pseudonymous analysis every day
+            NewRecord(anr=f"agg-{day}", type="risk", date=day, data=REGISTRY["risk"].load(item["data"]))
+            for day, _anr, batch in generator.iter_batches(5, end=date(2026, 11, 5))
+            for item in batch
+            if item["type"] == "risk"
+        ]
+        upsert_records(hub.id, records)
+        db.session.execute(update(Stats).values(n=4))  # as if each aggregate stood for 4 analyses
+        db.session.commit()
+        client = app.test_client()
+        about = client.get("/about.json").get_json()
+        assert about["counts"]["records"] == 5 and about["counts"]["analyses"] == 4
+        body = client.get("/stats/risks.json?date_from=2026-11-01&date_to=2026-11-30").get_json()
+        assert (body["organisations"], body["analyses"]) == (1, 4)
+        html = client.get("/about").get_data(as_text=True)
+        assert "Analyses behind the aggregates" in html and "Hubs" in html

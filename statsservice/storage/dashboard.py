@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from statsservice.extensions import db
 from statsservice.storage.models import Client, CommunitySeries, Stats
+from statsservice.storage.stats import StatsFilter, _apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,7 @@ class MappedClient:
 def summary() -> HubSummary:
     """Counts for the About page; one pass over ``stats`` per figure, cheap with its indexes."""
     by_type = dict(db.session.execute(select(Stats.type, func.count()).group_by(Stats.type)).all())
-    analyses_query = select(Stats.client_id, Stats.anr).distinct()
-    analyses = db.session.scalar(select(func.count()).select_from(analyses_query.subquery())) or 0
+    _organisations, analyses = coverage(StatsFilter())
     first, last = db.session.execute(select(func.min(Stats.date), func.max(Stats.date))).one()
     clients = db.session.scalar(select(func.count()).select_from(Client).where(Client.is_active.is_(True)))
     return HubSummary(
@@ -78,3 +78,26 @@ def community_processors() -> dict[str, str]:
     """Processors with a pulled community series (``stats_pull``), with their period."""
     rows = db.session.execute(select(CommunitySeries.processor, CommunitySeries.period))
     return {row.processor: row.period for row in rows}
+
+
+def coverage(selection: StatsFilter) -> tuple[int, int]:
+    """(organisations, analyses) behind a selection, so a chart can say what it stands on.
+
+    Organisations are distinct clients (on a global hub: the hubs). Uploaded records (``n`` = 1)
+    count their distinct analyses. A federation aggregate stands for ``n`` analyses under a new
+    pseudonym every day, so for aggregates a hub counts for its largest day (the most analyses it
+    aggregated on one day of one type), never the sum over days.
+    """
+    organisations = db.session.scalar(_apply(select(func.count(func.distinct(Stats.client_id))), selection))
+    uploaded = _apply(select(Stats.client_id, Stats.anr).where(Stats.n <= 1).distinct(), selection).subquery()
+    per_day = _apply(
+        select(Stats.client_id, func.sum(Stats.n).label("n"))
+        .where(Stats.n > 1)
+        .group_by(Stats.client_id, Stats.type, Stats.date),
+        selection,
+    ).subquery()
+    per_hub = select(func.max(per_day.c.n).label("n")).group_by(per_day.c.client_id).subquery()
+    analyses = (db.session.scalar(select(func.count()).select_from(uploaded)) or 0) + (
+        db.session.scalar(select(func.coalesce(func.sum(per_hub.c.n), 0))) or 0
+    )
+    return int(organisations or 0), int(analyses)

@@ -10,3 +10,7 @@ def register(app: Flask) -> None:
     i18n.init(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(pages.bp)
+    pages.register_errors(app)
+    app.jinja_env.globals["language_links"] = pages.language_links
+    # a global, so the macros imported by the page templates see it too
+    app.jinja_env.globals["default_window"] = pages.DEFAULT_WINDOW

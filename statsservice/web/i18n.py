@@ -1,4 +1,5 @@
-"""Languages of the dashboard (Flask-Babel): the browser's Accept-Language picks English or French.
+"""Languages of the dashboard (Flask-Babel): ``?lang=`` (the in-page switch, kept in links) wins,
+else the browser's Accept-Language picks English or French.
 
 Knowledge-base labels travel as ``label1``..``label4``; ``DASHBOARD_LABEL_FIELDS`` (settings) maps a
 page language to the label to show first (the others are fallbacks, in order). Its default follows
@@ -17,8 +18,14 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LABEL_FIELDS = ("label1", "label2", "label3", "label4")
 
 
+def requested_language() -> str | None:
+    """The language asked for in the query string, if it is one the dashboard speaks."""
+    lang = request.args.get("lang", "")
+    return lang if lang in LANGUAGES else None
+
+
 def select_locale() -> str:
-    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
+    return requested_language() or request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 
 
 def language() -> str:
@@ -42,3 +49,11 @@ def init(app: Flask) -> None:
     # context serves several requests (tests, or code that pushes its own context)
     app.before_request(refresh)
     app.jinja_env.globals["current_language"] = language
+    app.url_defaults(keep_language)
+
+
+def keep_language(endpoint: str | None, values: dict) -> None:
+    """Links between dashboard pages keep an explicit ``?lang=`` (a shared link stays in French)."""
+    lang = requested_language() if request else None
+    if lang and endpoint and endpoint.startswith("dashboard.") and endpoint != "dashboard.static":
+        values.setdefault("lang", lang)

@@ -4,12 +4,15 @@ JSON routes with a small script per page (no inline script: the CSP allows only 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import NotFound
 
-from statsservice import __version__
+from statsservice import __version__, clock
+from statsservice.api.errors import error_response
 from statsservice.storage import dashboard
 from statsservice.web import i18n, public, schemas
 
@@ -32,16 +35,67 @@ PAGES = (
 )
 
 
+#: the window every page opens with, so two pages never contradict each other by default
+DEFAULT_WINDOW = "90"
+#: MONARC's default risk thresholds (low up to the first, high above the second) per risk kind
+RISK_THRESHOLDS = {"informational": [4, 20], "operational": [4, 10]}
+
+
 def js_strings() -> dict[str, str]:
     """Texts the chart scripts show, in the page's language."""
     return {
         "loading": _("Loading…"),
         "error": _("The data could not be loaded."),
         "noData": _("No data for this selection yet."),
-        "noMarkers": _(
-            "No client with map coordinates has data in this window. "
-            "An operator sets a client's coordinates with: flask --app statsservice client_coordinates_set --uuid UUID --latitude LAT --longitude LON"
-        ),
+        "suppressed": _("No data to show: fewer than %(k)s organisations in this selection, or none yet."),
+        "noMarkers": _("No client with map coordinates has data in this window."),
+        "organisations": _("organisations"),
+        "organisation": _("organisation"),
+        "hubs": _("hubs"),
+        "hub": _("hub"),
+        "analyses": _("analyses"),
+        "analysis": _("analysis"),
+        "asOf": _("as of"),
+        "markers": _("clients on the map"),
+        "window": _("Window"),
+        "hubName": _("Hub"),
+        "generatedAt": _("Generated on"),
+        "source": _("Source"),
+        "probabilityScale": _("Probability (MONARC threat scale)"),
+        "occurrenceScale": _("Occurrence (risks where it appears, per analysis)"),
+        "maxRiskScale": _("Max risk (MONARC risk value)"),
+        "risksPerAnalysis": _("Risks per analysis"),
+        "compliancePercent": _("Compliance (0–100 %)"),
+        "threat": _("Threat"),
+        "vulnerability": _("Vulnerability"),
+        "level": _("Level"),
+        "period": _("Period"),
+        "referential": _("Referential"),
+        "category": _("Category"),
+        "threatMaxRisk": _("Top threat: max risk"),
+        "vulnerabilityMaxRisk": _("Top vulnerability: max risk"),
+        "riskValue": _("Risk value (impact × likelihood)"),
+        "zoneLow": _("Low risk zone (risk value up to %(low)s)"),
+        "zoneMedium": _("Medium risk zone (%(low)s to %(high)s)"),
+        "zoneHigh": _("High risk zone (above %(high)s)"),
+        "cellCount": _("risks per analysis in this cell"),
+        "blankCell": _("Blank cell: no risks, or fewer than %(k)s organisations"),
+        "communityMissing": _("The community has no data for this window and period."),
+        "communityNote": _("Community: the series pulled from the global hub, restricted to this window."),
+        "previous": _("vs the previous period"),
+        "kpiHigh": _("High risks per analysis"),
+        "kpiAnalyses": _("Analyses"),
+        "kpiOrganisations": _("Organisations"),
+        "kpiTopThreat": _("Top threat (probability)"),
+        "openEvolution": _("Click a bar to see its evolution."),
+        "customRange": _("Custom range"),
+        "from": _("From"),
+        "to": _("To"),
+        "day": _("Day"),
+        "week": _("Week"),
+        "month": _("Month"),
+        "quarter": _("Quarter"),
+        "year": _("Year"),
         "probability": _("Probability"),
         "occurrence": _("Occurrence"),
         "maxRisk": _("Max risk"),
@@ -78,6 +132,12 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "strings": js_strings(),
         "periods": list(schemas.PERIODS),
         "community": dashboard.community_processors() if current_app.config["MODE"] == "local" else {},
+        # "today" is the hub's (UTC) day: windows and export dates follow the server, not the browser
+        "today": clock.today().isoformat(),
+        "hub": current_app.config.get("INSTANCE_NAME", "statsservice"),
+        "defaultWindow": DEFAULT_WINDOW,
+        "minOrganisations": current_app.config.get("FEDERATION_MIN_CLIENTS", 3),
+        "riskThresholds": current_app.config.get("DASHBOARD_RISK_THRESHOLDS", RISK_THRESHOLDS),
         "urls": {
             "threats": url_for("public_stats.threats_json"),
             "vulnerabilities": url_for("public_stats.vulnerabilities_json"),
@@ -86,6 +146,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
             "compliance": url_for("public_stats.compliance_json"),
             "map": url_for("public_stats.map_json"),
             "community": url_for("public_stats.community_json"),
+            "evolution": url_for("dashboard.evolution"),
             "world": url_for("dashboard.static", filename="vendor/world-atlas/countries-110m.json"),
         },
         **extra,
@@ -104,8 +165,53 @@ def render(template: str, script: str | None, *, needs: str | None = None, **con
         page_config=page_config(),
         instance_name=current_app.config.get("INSTANCE_NAME", "statsservice"),
         version=__version__,
+        languages=i18n.LANGUAGES,
         **context,
     )
+
+
+def language_links() -> list[tuple[str, str, bool]]:
+    """(language, URL of this page in it, current?) for the in-page switch; other parameters kept."""
+    args = {key: value for key, value in request.args.items() if key != "lang"}
+    current = i18n.language()
+    return [
+        (lang, f"{request.path}?{urlencode({**args, 'lang': lang})}", lang == current)
+        for lang in i18n.LANGUAGES
+    ]
+
+
+def wants_json() -> bool:
+    """API clients keep JSON errors: /api/, /stats/ and .json paths, and any client that does not
+    name text/html in its Accept (curl's */* included) or prefers JSON to it."""
+    path = request.path
+    if path.startswith("/api/") or path.endswith(".json") or path.startswith("/stats/"):
+        return True
+    accept = request.accept_mimetypes
+    html = max((q for value, q in accept if value == "text/html"), default=0)
+    return html == 0 or accept["application/json"] > html
+
+
+def not_found(exc: NotFound) -> Response | tuple[str, int]:
+    """A page in the dashboard's style for a browser; the usual JSON error for everything else."""
+    if wants_json():
+        return error_response(404, exc.description or "not found")
+    html = render_template(
+        "dashboard/404.html",
+        pages=PAGES,
+        script=None,
+        has_data=False,
+        community_word=current_app.config["MODE"] == "global",
+        page_config=page_config(),
+        instance_name=current_app.config.get("INSTANCE_NAME", "statsservice"),
+        version=__version__,
+        languages=i18n.LANGUAGES,
+    )
+    return html, 404
+
+
+def register_errors(app: Flask) -> None:
+    """More specific than the API's HTTPException handler, so only 404s are concerned."""
+    app.register_error_handler(NotFound, not_found)
 
 
 @bp.get("/")
@@ -133,6 +239,17 @@ def map_page() -> str:
     return render("map.html", "map.js", needs="threat")
 
 
+def type_names() -> dict[str, str]:
+    """Record types as a reader says them, in the page's language."""
+    return {
+        "risk": _("Risks"),
+        "threat": _("Threats"),
+        "vulnerability": _("Vulnerabilities"),
+        "cartography": _("Cartography"),
+        "compliance": _("Compliance"),
+    }
+
+
 @bp.get("/about")
 def about() -> str:
-    return render("about.html", None, about=public.about_data())
+    return render("about.html", None, about=public.about_data(), type_names=type_names())

@@ -47,7 +47,7 @@ for _kind in series.KINDS:
 def map_json() -> Response:
     """Clients with coordinates, each with its top threat and vulnerability (no name, no uuid)."""
     params = schemas.WindowQuery().load_args(request.args)
-    data = series.markers(params["days"], local_only=params["local_stats_only"])
+    data = series.markers(params, local_only=params["local_stats_only"])
     return cached_json(schemas.MapSchema().dump(data))
 
 

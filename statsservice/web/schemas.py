@@ -42,6 +42,24 @@ class WindowQuery(QuerySchema):
     local_stats_only = Flag(
         load_default=False, metadata={"description": "only records of this hub's own clients"}
     )
+    date_from = ma.fields.Date(
+        load_default=None,
+        metadata={"description": "custom window: first day (with date_to; days is ignored)"},
+    )
+    date_to = ma.fields.Date(load_default=None, metadata={"description": "custom window: last day"})
+
+    @ma.validates_schema
+    def _custom_window(self, data: dict, **_kwargs) -> None:
+        """A custom window names both ends, in order, and stays within MAX_DAYS."""
+        start, end = data.get("date_from"), data.get("date_to")
+        if (start is None) != (end is None):
+            missing = "date_to" if end is None else "date_from"
+            raise ma.ValidationError("date_from and date_to go together", missing)
+        if start and end:
+            if start > end:
+                raise ma.ValidationError("after date_to", "date_from")
+            if (end - start).days >= MAX_DAYS:
+                raise ma.ValidationError(f"at most {MAX_DAYS} days", "date_from")
 
 
 class PublicStatsQuery(WindowQuery):
@@ -83,6 +101,10 @@ class SeriesSchema(ma.Schema):
     date_from = ma.fields.Date(allow_none=True)
     date_to = ma.fields.Date(allow_none=True)
     local_stats_only = Flag(required=True)
+    organisations = ma.fields.Integer(
+        metadata={"description": "distinct organisations behind the selection (on a global hub: hubs)"}
+    )
+    analyses = ma.fields.Integer(metadata={"description": "analyses behind the selection"})
     data = ma.fields.Raw(required=True, allow_none=True)
 
 
@@ -113,6 +135,8 @@ class MarkerSchema(ma.Schema):
 class MapSchema(ma.Schema):
     metric = ma.fields.String(required=True, metadata={"description": "what ranks the top items"})
     markers = ma.fields.List(ma.fields.Nested(MarkerSchema), required=True)
+    date_from = ma.fields.Date(allow_none=True)
+    date_to = ma.fields.Date(allow_none=True)
 
 
 class CountsSchema(ma.Schema):

@@ -46,6 +46,27 @@ def window(days: int, *, today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=days - 1), today
 
 
+def chosen_window(params: dict[str, Any]) -> tuple[date, date]:
+    """A custom from/to range when given (a report cites fixed dates), else the last ``days`` days."""
+    if params.get("date_from") and params.get("date_to"):
+        return params["date_from"], params["date_to"]
+    return window(params.get("days", 365))
+
+
+def with_coverage(result: dict[str, Any], stats_type: str, selection: StatsFilter) -> dict[str, Any]:
+    """Add the organisations and analyses behind a chart (what a reader needs to weigh it)."""
+    organisations, analyses = dashboard.coverage(
+        StatsFilter(
+            type=stats_type,
+            client_id=selection.client_id,
+            date_from=selection.date_from,
+            date_to=selection.date_to,
+            local_only=selection.local_only,
+        )
+    )
+    return {**result, "organisations": organisations, "analyses": analyses}
+
+
 def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run the requested processor for a public route; bad parameters are 400 errors."""
     kind = KINDS[kind_name]
@@ -55,12 +76,12 @@ def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
         newest = dashboard.latest_date(kind.type, local_only=local_only)
         date_from = date_to = newest or clock.today()
     else:
-        date_from, date_to = window(params.get("days", 365))
+        date_from, date_to = chosen_window(params)
     selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)
     processor_params = {key: params[key] for key in PROCESSOR_PARAMS if params.get(key) is not None}
     period = params.get("period") or "day"
     data = run_named(name, kind.type, selection, period, processor_params)
-    return {
+    result = {
         "type": kind.type,
         "processor": name,
         "period": period,
@@ -69,6 +90,7 @@ def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
         "local_stats_only": local_only,
         "data": data,
     }
+    return with_coverage(result, kind.type, selection)
 
 
 def run_named(
@@ -92,9 +114,9 @@ def _top(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"labels": best["labels"], "value": float(best["averages"][MAP_METRIC])}
 
 
-def markers(days: int, *, local_only: bool = False) -> dict[str, Any]:
+def markers(params: dict[str, Any], *, local_only: bool = False) -> dict[str, Any]:
     """One marker per client with coordinates and data in the window: its top threat and vulnerability."""
-    date_from, date_to = window(days)
+    date_from, date_to = chosen_window(params)
     out = []
     for client in dashboard.mapped_clients():
         if local_only and not client.local:
@@ -112,4 +134,4 @@ def markers(days: int, *, local_only: bool = False) -> dict[str, Any]:
                 "vulnerability": vulnerability,
             }
         )
-    return {"metric": MAP_METRIC, "markers": out}
+    return {"metric": MAP_METRIC, "markers": out, "date_from": date_from, "date_to": date_to}

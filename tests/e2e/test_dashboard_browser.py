@@ -192,9 +192,11 @@ def test_every_chart_exports_png_and_csv(demo_hub, browser, page, spec):
         with page.expect_download() as download:
             page.click(f"#card-{card} [data-export=csv]")
         assert download.value.suggested_filename == f"{card}.csv"
-        rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+        rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
         chart = chart_of(page, card)
-        header, body = rows[0], rows[1:]
+        blank = rows.index([])  # metadata rows (title, hub, window, date...) come first
+        assert rows[0] == [page.text_content(f"#card-{card} h2").strip()]
+        header, body = rows[blank + 1], rows[blank + 2 :]
         assert len(header) >= 2 and all(header), header
         assert body, f"{card}: the CSV has no data row"
         assert all(len(row) == len(header) for row in body)
@@ -207,7 +209,8 @@ def test_every_chart_exports_png_and_csv(demo_hub, browser, page, spec):
 def test_json_behind_the_current_page_matches_its_chart(demo_hub, page):
     """The top-threats chart shows the public JSON's ten highest averages, in order."""
     open_page(page, demo_hub.url + "/")
-    data = requests.get(f"{demo_hub.url}/stats/threats.json", params={"last_stats": 1}, timeout=30).json()
+    window = page.input_value("#toolbar [data-control=window]")
+    data = requests.get(f"{demo_hub.url}/stats/threats.json", params={"days": window}, timeout=30).json()
     expected = sorted((float(item["averages"]["averageRate"]) for item in data["data"]), reverse=True)[:10]
     shown = json.loads(chart_of(page, "top-threats")["datasets"][0]["data"])
     assert shown == pytest.approx(expected)
@@ -266,7 +269,7 @@ def test_empty_hub_shows_helpful_empty_states(empty_hub, playwright):
             assert response.status == 200, spec.path
             if spec.cards:
                 text = page.text_content("#empty-state")
-                assert "stats_demo" in text, spec.name
+                assert "About" in text and "stats_demo" not in text, spec.name
                 assert page.locator("canvas").count() == 0
             else:
                 assert page.text_content("[data-fact=records]").strip() == "0"
@@ -315,18 +318,26 @@ def test_local_hub_overlays_the_community(federation, browser, page):
     screenshot(page, "current-with-community")
 
     open_page(page, local.url + "/evolution")
-    assert page.is_hidden("#community-note")  # the community was pulled by month, not by week
+    # the community was pulled by month: weeks cannot be rebuilt from it, and the note says so
+    assert "no data for this window and period" in page.text_content("#community-note")
     assert not community_datasets(chart_of(page, "risk-evolution"))
     ready = int(page.evaluate("() => document.body.dataset.ready"))
     page.select_option("#toolbar [data-control=period]", "month")
     page.wait_for_function(f"() => Number(document.body.dataset.ready) > {ready}")
-    assert page.is_visible("#community-note")
+    assert "restricted to this window" in page.text_content("#community-note")
     for card in ("risk-evolution", "threat-evolution", "vulnerability-evolution"):
         chart = chart_of(page, card)
         assert_drawn(chart)
         overlay = community_datasets(chart)
         assert overlay and all(d["drawn"] > 0 for d in overlay), card
     screenshot(page, "evolution-with-community")
+
+    open_page(page, local.url + "/compliance")
+    for card in ("compliance-referentials", "compliance-categories"):
+        chart = chart_of(page, card)
+        overlay = community_datasets(chart)
+        assert overlay and overlay[0]["drawn"] > 0, card
+    assert "restricted to this window" in page.text_content("#community-note")
     assert browser.problems == []
 
 

@@ -1,17 +1,21 @@
-/* Current page: top threats and vulnerabilities by a chosen measure, risk levels current vs residual. */
+/* Current page: KPI tiles, top threats and vulnerabilities by a chosen measure, risk levels current vs
+ * residual. A bar opens that threat's (or vulnerability's) evolution. The community series of a local
+ * hub is cut to the same window, so both sides compare the same days. */
 import {
   ChartCard, LEVELS, PALETTE, STATE_COLORS, communitySeries, config, formatNumber, getJSON, guarded,
-  labelOf, onToolbarChange, settled, t, windowParams, wrapLabel,
+  labelOf, mean, onHistory, onToolbarChange, pageURL, pointsInWindow, setNote, settled, shiftDay, t,
+  toolbarValue, windowParams, wrapLabel,
 } from "./dashboard.js";
 
 const TOP_N = 10;
 const METRIC_TEXT = { averageRate: "probability", count: "occurrence", maxRisk: "maxRisk" };
+const METRIC_AXIS = { averageRate: "probabilityScale", count: "occurrenceScale", maxRisk: "maxRiskScale" };
 const usLabel = config.mode === "global" ? t("community") : t("us");
 
 const cards = {
-  threats: new ChartCard("top-threats"),
-  vulnerabilities: new ChartCard("top-vulnerabilities"),
-  risks: new ChartCard("risk-levels"),
+  threats: new ChartCard("top-threats", { firstColumn: t("threat") }),
+  vulnerabilities: new ChartCard("top-vulnerabilities", { firstColumn: t("vulnerability") }),
+  risks: new ChartCard("risk-levels", { firstColumn: t("level") }),
 };
 const data = {};
 
@@ -21,7 +25,26 @@ function topItems(items, metric) {
     .slice(0, TOP_N);
 }
 
-function drawTop(card, items, community) {
+/** The community's mean of ``metric`` for an object over the window's periods (null: none). */
+function communityValue(item, metric, meta, period) {
+  if (!item) return null;
+  return mean(pointsInWindow(item.values, meta, period).map((p) => p[metric]));
+}
+
+/** Clicking a bar opens its evolution with the same window and measure. */
+function drillDown(kind, card, top) {
+  return (_event, elements) => {
+    if (!elements.length) return;
+    const item = top[elements[0].index];
+    const params = { [kind]: item.object, [`${kind}-evolution-metric`]: card.control("metric") };
+    const win = toolbarValue("window");
+    if (win && win !== "latest") params.window = win;
+    if (win === "custom") Object.assign(params, { from: toolbarValue("from"), to: toolbarValue("to") });
+    window.location.href = pageURL(config.urls.evolution, params);
+  };
+}
+
+function drawTop(card, kind, items, community) {
   if (!items || !items.length) return card.empty();
   const metric = card.control("metric");
   const top = topItems(items, metric);
@@ -31,27 +54,52 @@ function drawTop(card, items, community) {
     backgroundColor: PALETTE[0],
     borderRadius: 3,
   }];
+  let note = "";
   if (community && Array.isArray(community.data)) {
     const byObject = new Map(community.data.map((item) => [item.object, item]));
-    datasets.push({
-      label: `${t(METRIC_TEXT[metric])} — ${t("community")}`,
-      data: top.map((item) => (byObject.has(item.object) ? Number(byObject.get(item.object).averages[metric]) : null)),
-      backgroundColor: PALETTE[1],
-      borderRadius: 3,
-    });
+    const values = top.map((item) => communityValue(byObject.get(item.object), metric, card.meta, community.period));
+    if (values.some((v) => v !== null)) {
+      datasets.push({
+        label: `${t(METRIC_TEXT[metric])} — ${t("community")}`,
+        data: values,
+        backgroundColor: PALETTE[1],
+        borderRadius: 3,
+      });
+      note = t("communityNote");
+    } else {
+      note = t("communityMissing");
+    }
   }
+  setNote("community-note", note);
   card.draw({
     type: "bar",
     data: { labels: top.map((item) => wrapLabel(labelOf(item.labels))), datasets },
     options: {
       indexAxis: "y",
+      onClick: drillDown(kind, card, top),
       plugins: {
         legend: { display: datasets.length > 1 },
-        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.parsed.x)}` } },
+        tooltip: {
+          callbacks: {
+            label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.parsed.x)}`,
+            afterBody: () => t("openEvolution"),
+          },
+        },
       },
-      scales: { x: { beginAtZero: true }, y: { ticks: { autoSkip: false, font: { size: 11 } } } },
+      scales: {
+        x: { beginAtZero: true, title: { display: true, text: t(METRIC_AXIS[metric]) } },
+        y: { ticks: { autoSkip: false, font: { size: 11 } } },
+      },
     },
   });
+}
+
+/** The community's risk levels over the window, from its dated series (risk_averages_on_date). */
+function communityLevels(community, state, kind, meta) {
+  const tree = community && community.data && community.data[state] && community.data[state][kind];
+  if (!tree) return null;
+  const values = LEVELS.map((level) => mean(pointsInWindow(tree[level], meta, community.period).map((p) => p.value)));
+  return values.some((v) => v !== null) ? values : null;
 }
 
 function drawRisks(card, risks, community) {
@@ -64,17 +112,15 @@ function drawRisks(card, risks, community) {
     backgroundColor: STATE_COLORS[state],
     borderRadius: 3,
   }));
-  if (community && community.data) {
-    for (const state of states) {
-      const tree = community.data[state] && community.data[state][kind];
-      if (!tree) continue;
-      datasets.push({
-        label: `${t(state)} — ${t("community")}`,
-        data: LEVELS.map((level) => Number(tree[level] ?? 0)),
-        backgroundColor: state === "current" ? PALETTE[1] : "#f9c74f",
-        borderRadius: 3,
-      });
-    }
+  for (const state of states) {
+    const values = communityLevels(community, state, kind, card.meta);
+    if (!values) continue;
+    datasets.push({
+      label: `${t(state)} — ${t("community")}`,
+      data: values,
+      backgroundColor: state === "current" ? PALETTE[1] : "#f9c74f",
+      borderRadius: 3,
+    });
   }
   card.draw({
     type: "bar",
@@ -83,36 +129,86 @@ function drawRisks(card, risks, community) {
       plugins: {
         tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.parsed.y)}` } },
       },
-      scales: { y: { beginAtZero: true, title: { display: true, text: t("risks") } } },
+      scales: { y: { beginAtZero: true, title: { display: true, text: t("risksPerAnalysis") } } },
     },
   });
+}
+
+/** The window just before the shown one, as long (null for "latest snapshots"). */
+function previousWindow(meta) {
+  if (!meta || !meta.date_from || toolbarValue("window") === "latest") return null;
+  const length = Math.round((Date.parse(meta.date_to) - Date.parse(meta.date_from)) / 86400000) + 1;
+  return { date_from: shiftDay(meta.date_from, -length), date_to: shiftDay(meta.date_from, -1) };
+}
+
+function setKPI(name, value, delta, digits = 1) {
+  const tile = document.querySelector(`[data-kpi="${name}"]`);
+  tile.querySelector(".kpi-value").textContent = value === null || value === undefined ? "—" : value;
+  const deltaText = delta === null || delta === undefined || !Number.isFinite(delta)
+    ? ""
+    : `${delta >= 0 ? "+" : "−"}${formatNumber(Math.abs(delta), digits)} ${t("previous")}`;
+  tile.querySelector(".kpi-delta").textContent = deltaText;
+}
+
+function highRisks(body) {
+  const tree = body && body.data && body.data.current && body.data.current.informational;
+  return tree && tree["High risks"] !== undefined ? Number(tree["High risks"]) : null;
+}
+
+async function drawKPIs(risksBody) {
+  const previous = previousWindow(risksBody);
+  let before = null;
+  if (previous) {
+    try {
+      before = await getJSON(config.urls.risks, { ...previous, processor: "risk_averages" });
+    } catch {
+      before = null;
+    }
+  }
+  const now = highRisks(risksBody);
+  const then = before && before.analyses ? highRisks(before) : null;
+  setKPI("high", now === null ? null : formatNumber(now, 1), now !== null && then !== null ? now - then : null);
+  setKPI("analyses", formatNumber(risksBody.analyses, 0), before ? risksBody.analyses - before.analyses : null, 0);
+  setKPI("organisations", formatNumber(risksBody.organisations, 0), before ? risksBody.organisations - before.organisations : null, 0);
+  const top = data.threats && data.threats.length ? topItems(data.threats, "averageRate")[0] : null;
+  setKPI("threat", top ? `${labelOf(top.labels)} (${formatNumber(Number(top.averages.averageRate), 2)})` : null, null);
 }
 
 async function load() {
   const params = windowParams();
   await Promise.all([
     guarded(cards.threats, async () => {
-      data.threats = (await getJSON(config.urls.threats, params)).data;
+      const body = await getJSON(config.urls.threats, params);
+      cards.threats.setSource(config.urls.threats, params, body);
+      data.threats = body.data;
       data.threatsCommunity = await communitySeries("threat_average_on_date");
-      drawTop(cards.threats, data.threats, data.threatsCommunity);
+      drawTop(cards.threats, "threat", data.threats, data.threatsCommunity);
     }),
     guarded(cards.vulnerabilities, async () => {
-      data.vulnerabilities = (await getJSON(config.urls.vulnerabilities, params)).data;
+      const body = await getJSON(config.urls.vulnerabilities, params);
+      cards.vulnerabilities.setSource(config.urls.vulnerabilities, params, body);
+      data.vulnerabilities = body.data;
       data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date");
-      drawTop(cards.vulnerabilities, data.vulnerabilities, data.vulnerabilitiesCommunity);
+      drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity);
     }),
     guarded(cards.risks, async () => {
-      data.risks = (await getJSON(config.urls.risks, { ...params, processor: "risk_averages" })).data;
-      data.risksCommunity = await communitySeries("risk_averages");
+      const query = { ...params, processor: "risk_averages" };
+      const body = await getJSON(config.urls.risks, query);
+      cards.risks.setSource(config.urls.risks, query, body);
+      data.risksBody = body;
+      data.risks = body.data;
+      data.risksCommunity = await communitySeries("risk_averages_on_date");
       drawRisks(cards.risks, data.risks, data.risksCommunity);
     }),
   ]);
+  if (data.risksBody) await drawKPIs(data.risksBody);
   settled();
 }
 
-cards.threats.onControlChange(() => drawTop(cards.threats, data.threats, data.threatsCommunity));
+cards.threats.onControlChange(() => drawTop(cards.threats, "threat", data.threats, data.threatsCommunity));
 cards.vulnerabilities.onControlChange(() =>
-  drawTop(cards.vulnerabilities, data.vulnerabilities, data.vulnerabilitiesCommunity));
+  drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity));
 cards.risks.onControlChange(() => drawRisks(cards.risks, data.risks, data.risksCommunity));
 onToolbarChange(load);
+onHistory(load);
 load();

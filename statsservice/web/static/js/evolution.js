@@ -1,28 +1,42 @@
-/* Evolution page: risk levels and top threats/vulnerabilities as lines over day..year periods. A local
- * hub that pulled community series overlays them as dashed lines when the periods match. */
+/* Evolution page: risk levels and top threats/vulnerabilities over day..year periods, labelled as
+ * periods (2026-W48, 2026-Q3, 2026); years as bars. A local hub's community series (pulled by month)
+ * is cut to the window and, for quarters and years, averaged over their months: the same window and
+ * period as the local lines. Days and weeks cannot be rebuilt from months: a note says so. */
 import {
-  ChartCard, LEVELS, LEVEL_COLORS, PALETTE, communityPeriod, communitySeries, config, formatNumber,
-  getJSON, guarded, labelOf, onToolbarChange, settled, t, toolbarValue, windowParams,
+  ChartCard, LEVELS, LEVEL_COLORS, PALETTE, communitySeries, config, formatNumber, getJSON, guarded,
+  labelOf, mean, onHistory, onToolbarChange, periodLabel, periodStart, pointsInWindow, setNote, settled, t,
+  toolbarValue, windowParams,
 } from "./dashboard.js";
 
 const TOP_N = 5;
+/** Five daily lines over months are a tangle: by day, only the top three, without point markers. */
+const TOP_N_DAY = 3;
+const METRIC_AXIS = { averageRate: "probabilityScale", count: "occurrenceScale", maxRisk: "maxRiskScale" };
 const usLabel = config.mode === "global" ? t("community") : t("us");
+const period = () => toolbarValue("period");
 
 const cards = {
-  risks: new ChartCard("risk-evolution"),
-  threats: new ChartCard("threat-evolution"),
-  vulnerabilities: new ChartCard("vulnerability-evolution"),
+  risks: new ChartCard("risk-evolution", { firstColumn: () => t("period") }),
+  threats: new ChartCard("threat-evolution", { firstColumn: () => t("period") }),
+  vulnerabilities: new ChartCard("vulnerability-evolution", { firstColumn: () => t("period") }),
 };
 const data = {};
+const focus = () => new URLSearchParams(window.location.search);
+
+function chartType() {
+  return period() === "year" ? "bar" : "line";
+}
 
 function lineOptions(yTitle) {
+  const day = period() === "day";
   return {
     interaction: { mode: "nearest", axis: "x", intersect: false },
+    elements: { point: { radius: day ? 0 : 3, hitRadius: 6 } },
     plugins: {
       tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${formatNumber(ctx.parsed.y)}` } },
     },
     scales: {
-      x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+      x: { ticks: { maxRotation: 0, autoSkipPadding: 12 }, title: { display: true, text: t(period()) } },
       y: { beginAtZero: true, title: { display: Boolean(yTitle), text: yTitle } },
     },
   };
@@ -40,112 +54,146 @@ function alignTo(dates, series, value) {
   return dates.map((date) => (byDate.has(date) ? Number(value(byDate.get(date))) : null));
 }
 
-/** The community series applies only when pulled for the period shown. */
-function communityFor(series) {
-  return series && series.period === toolbarValue("period") ? series : null;
+/** A community series (pulled by ``series.period``) in the shown period, over the window; null if impossible. */
+function communityPoints(points, pulledPeriod, meta, fields) {
+  const shown = period();
+  const order = ["day", "week", "month", "quarter", "year"];
+  if (order.indexOf(shown) < order.indexOf(pulledPeriod) || (shown === "week" && pulledPeriod !== "week")) return null;
+  const inside = pointsInWindow(points, meta, shown);
+  if (shown === pulledPeriod) return inside;
+  const groups = new Map();
+  for (const point of inside) {
+    const key = periodStart(point.date, shown);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(point);
+  }
+  return [...groups].map(([date, group]) => ({
+    date, ...Object.fromEntries(fields.map((f) => [f, mean(group.map((p) => p[f]))])),
+  }));
 }
+
+function styled(dataset, color, community) {
+  const bar = chartType() === "bar";
+  return {
+    ...dataset,
+    borderColor: color,
+    backgroundColor: bar && community ? `${color}80` : color,
+    ...(community && !bar ? { borderDash: [6, 4], pointStyle: "triangle" } : {}),
+    tension: 0.25,
+    spanGaps: true,
+  };
+}
+
+function draw(card, dates, datasets, yTitle, extra = {}) {
+  const options = lineOptions(yTitle);
+  Object.assign(options.plugins, extra);
+  card.draw({
+    type: chartType(),
+    data: { labels: dates.map((date) => periodLabel(date, period())), datasets },
+    options,
+  });
+}
+
+let communityState = { offered: false, drawn: false };
 
 function drawRisks(card) {
   const kind = card.control("kind");
   const state = card.control("state");
   const tree = data.risks && data.risks[state] && data.risks[state][kind];
   if (!tree || !LEVELS.some((level) => (tree[level] || []).length)) return card.empty();
-  const community = communityFor(data.risksCommunity);
-  const communityTree = community && community.data[state] && community.data[state][kind];
+  const community = data.risksCommunity;
+  const communityTree = community && community.data && community.data[state] && community.data[state][kind];
   const series = LEVELS.map((level) => tree[level] || []);
-  const communitySeriesList = communityTree ? LEVELS.map((level) => communityTree[level] || []) : [];
-  const dates = dateAxis([...series, ...communitySeriesList]);
-  const datasets = LEVELS.map((level, i) => ({
-    label: `${t(level)} — ${usLabel}`,
-    data: alignTo(dates, series[i], (p) => p.value),
-    borderColor: LEVEL_COLORS[level],
-    backgroundColor: LEVEL_COLORS[level],
-    tension: 0.25,
-    spanGaps: true,
-  }));
-  communitySeriesList.forEach((points, i) => {
-    datasets.push({
-      label: `${t(LEVELS[i])} — ${t("community")}`,
-      data: alignTo(dates, points, (p) => p.value),
-      borderColor: LEVEL_COLORS[LEVELS[i]],
-      backgroundColor: LEVEL_COLORS[LEVELS[i]],
-      borderDash: [6, 4],
-      pointStyle: "triangle",
-      tension: 0.25,
-      spanGaps: true,
-    });
+  const communityList = communityTree
+    ? LEVELS.map((level) => communityPoints(communityTree[level] || [], community.period, card.meta, ["value"]))
+    : [];
+  const usable = communityList.filter((points) => points && points.length);
+  if (community) communityState.offered = true;
+  if (usable.length) communityState.drawn = true;
+  const dates = dateAxis([...series, ...usable]);
+  const datasets = LEVELS.map((level, i) =>
+    styled({ label: `${t(level)} — ${usLabel}`, data: alignTo(dates, series[i], (p) => p.value) }, LEVEL_COLORS[level], false));
+  communityList.forEach((points, i) => {
+    if (!points || !points.length) return;
+    datasets.push(styled({
+      label: `${t(LEVELS[i])} — ${t("community")}`, data: alignTo(dates, points, (p) => p.value),
+    }, LEVEL_COLORS[LEVELS[i]], true));
   });
-  card.draw({ type: "line", data: { labels: dates, datasets }, options: lineOptions(t("risks")) });
+  draw(card, dates, datasets, t("risksPerAnalysis"));
 }
 
-function drawTop(card, items, community) {
+function drawTop(card, kind, items, community) {
   if (!items || !items.length) return card.empty();
   const metric = card.control("metric");
-  const top = [...items]
-    .sort((a, b) => Number(b.averages[metric]) - Number(a.averages[metric]))
-    .slice(0, TOP_N);
-  const matching = communityFor(community);
-  const byObject = new Map(matching && Array.isArray(matching.data) ? matching.data.map((i) => [i.object, i]) : []);
-  const communityItems = top.map((item) => byObject.get(item.object)).filter(Boolean);
-  const dates = dateAxis([...top.map((item) => item.values), ...communityItems.map((item) => item.values)]);
-  const datasets = top.map((item, i) => ({
+  const wanted = focus().get(kind);
+  const ranked = [...items].sort((a, b) => Number(b.averages[metric]) - Number(a.averages[metric]));
+  let top = ranked.slice(0, period() === "day" ? TOP_N_DAY : TOP_N);
+  const chosen = wanted && items.find((item) => item.object === wanted);
+  if (chosen) top = [chosen, ...top.filter((item) => item !== chosen)].slice(0, top.length);
+  const byObject = new Map(community && Array.isArray(community.data) ? community.data.map((i) => [i.object, i]) : []);
+  if (community) communityState.offered = true;
+  const twins = top.map((item) =>
+    byObject.has(item.object) ? communityPoints(byObject.get(item.object).values, community.period, card.meta, [metric]) : null);
+  if (twins.some((points) => points && points.length)) communityState.drawn = true;
+  const dates = dateAxis([...top.map((item) => item.values), ...twins.filter(Boolean)]);
+  const datasets = top.map((item, i) => styled({
     label: labelOf(item.labels),
     data: alignTo(dates, item.values, (p) => p[metric]),
-    borderColor: PALETTE[i % PALETTE.length],
-    backgroundColor: PALETTE[i % PALETTE.length],
-    tension: 0.25,
-    spanGaps: true,
-  }));
+    ...(item === chosen ? { borderWidth: 4 } : {}),
+  }, PALETTE[i % PALETTE.length], false));
   top.forEach((item, i) => {
-    const other = byObject.get(item.object);
-    if (!other) return;
-    datasets.push({
+    if (!twins[i] || !twins[i].length) return;
+    datasets.push(styled({
       community: true,
       label: `${labelOf(item.labels)} — ${t("community")}`,
-      data: alignTo(dates, other.values, (p) => p[metric]),
-      borderColor: PALETTE[i % PALETTE.length],
-      backgroundColor: PALETTE[i % PALETTE.length],
-      borderDash: [6, 4],
-      pointStyle: "triangle",
-      tension: 0.25,
-      spanGaps: true,
-    });
+      data: alignTo(dates, twins[i], (p) => p[metric]),
+    }, PALETTE[i % PALETTE.length], true));
   });
-  const metricText = { averageRate: t("probability"), count: t("occurrence"), maxRisk: t("maxRisk") }[metric];
-  const options = lineOptions(metricText);
   // one legend entry per object: its community twin shares its colour (dashed, see the note)
-  options.plugins.legend = { labels: { filter: (item, chartData) => !chartData.datasets[item.datasetIndex].community } };
-  card.draw({ type: "line", data: { labels: dates, datasets }, options });
+  const legend = { labels: { filter: (entry, chartData) => !chartData.datasets[entry.datasetIndex].community } };
+  draw(card, dates, datasets, t(METRIC_AXIS[metric]), { legend });
+}
+
+function communityNote() {
+  if (!communityState.offered) return setNote("community-note", "");
+  setNote("community-note", communityState.drawn ? t("communityNote") : t("communityMissing"));
 }
 
 async function load() {
-  const params = { ...windowParams(), period: toolbarValue("period") };
+  const params = { ...windowParams(), period: period() };
+  communityState = { offered: false, drawn: false };
   await Promise.all([
     guarded(cards.risks, async () => {
-      data.risks = (await getJSON(config.urls.risks, { ...params, processor: "risk_averages_on_date" })).data;
+      const query = { ...params, processor: "risk_averages_on_date" };
+      const body = await getJSON(config.urls.risks, query);
+      cards.risks.setSource(config.urls.risks, query, body);
+      data.risks = body.data;
       data.risksCommunity = await communitySeries("risk_averages_on_date");
       drawRisks(cards.risks);
     }),
     guarded(cards.threats, async () => {
-      data.threats = (await getJSON(config.urls.threats, params)).data;
+      const body = await getJSON(config.urls.threats, params);
+      cards.threats.setSource(config.urls.threats, params, body);
+      data.threats = body.data;
       data.threatsCommunity = await communitySeries("threat_average_on_date");
-      drawTop(cards.threats, data.threats, data.threatsCommunity);
+      drawTop(cards.threats, "threat", data.threats, data.threatsCommunity);
     }),
     guarded(cards.vulnerabilities, async () => {
-      data.vulnerabilities = (await getJSON(config.urls.vulnerabilities, params)).data;
+      const body = await getJSON(config.urls.vulnerabilities, params);
+      cards.vulnerabilities.setSource(config.urls.vulnerabilities, params, body);
+      data.vulnerabilities = body.data;
       data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date");
-      drawTop(cards.vulnerabilities, data.vulnerabilities, data.vulnerabilitiesCommunity);
+      drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity);
     }),
   ]);
-  const note = document.getElementById("community-note");
-  note.hidden = !["risk_averages_on_date", "threat_average_on_date"].some(
-    (name) => communityPeriod(name) === toolbarValue("period"));
+  communityNote();
   settled();
 }
 
 cards.risks.onControlChange(() => drawRisks(cards.risks));
-cards.threats.onControlChange(() => drawTop(cards.threats, data.threats, data.threatsCommunity));
+cards.threats.onControlChange(() => drawTop(cards.threats, "threat", data.threats, data.threatsCommunity));
 cards.vulnerabilities.onControlChange(() =>
-  drawTop(cards.vulnerabilities, data.vulnerabilities, data.vulnerabilitiesCommunity));
+  drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity));
 onToolbarChange(load);
+onHistory(load);
 load();

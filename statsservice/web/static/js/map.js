@@ -1,7 +1,8 @@
 /* Map page: clients with coordinates on a vendored world outline (no tile server, works offline),
  * each marker with its top threat and vulnerability. Never a client's name. */
 import {
-  ChartCard, config, formatNumber, getJSON, guarded, labelOf, onToolbarChange, settled, t, toolbarValue,
+  ChartCard, config, formatNumber, getJSON, guarded, labelOf, onHistory, onToolbarChange, settled, t,
+  windowParams,
 } from "./dashboard.js";
 
 const ChartGeo = window.ChartGeo;
@@ -15,11 +16,11 @@ let markers = [];
 let countries = null;
 
 function describe(item) {
-  return item ? `${labelOf(item.labels)} (${formatNumber(item.value, 1)})` : "—";
+  return item ? `${labelOf(item.labels)} (${t("maxRisk")} ${formatNumber(item.value, 1)})` : "—";
 }
 
 function csvRows() {
-  const header = [t("latitude"), t("longitude"), t("topThreat"), t("maxRisk"), t("topVulnerability"), t("maxRisk")];
+  const header = [t("latitude"), t("longitude"), t("topThreat"), t("threatMaxRisk"), t("topVulnerability"), t("vulnerabilityMaxRisk")];
   return [header, ...markers.map((m) => [
     m.latitude, m.longitude,
     m.threat ? labelOf(m.threat.labels) : "", m.threat ? m.threat.value : "",
@@ -205,11 +206,15 @@ async function load() {
       const world = await getJSON(config.urls.world);
       countries = ChartGeo.topojson.feature(world, world.objects.countries).features;
     }
-    markers = (await getJSON(config.urls.map, { days: toolbarValue("window") })).markers;
+    const params = windowParams();
+    const body = await getJSON(config.urls.map, params);
+    card.setSource(config.urls.map, params, { ...body, markers: body.markers.length });
+    markers = body.markers;
     draw();
   });
   settled();
 }
 
 onToolbarChange(load);
+onHistory(load);
 load();
