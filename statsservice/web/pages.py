@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
 from statsservice import __version__, clock
-from statsservice.api.errors import error_response
+from statsservice.errors import error_response
 from statsservice.storage import dashboard
 from statsservice.web import i18n, public, schemas
 
