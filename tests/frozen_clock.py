@@ -20,7 +20,7 @@ from pathlib import Path
 
 ENV = "STATS_TEST_CLOCK"
 OFFSET_ENV = "STATS_TEST_CLOCK_OFFSET"  # seconds to add to the real time, for child processes
-DEFAULT_INSTANT = "2026-06-17T10:00:00Z"
+DEFAULT_INSTANT = "2026-11-18T10:00:00Z"  # after every fixed date the tests upload
 HOOK_DIR = Path(__file__).resolve().parent / "clock_hook"
 
 
