@@ -1,14 +1,16 @@
 """Sum every phase of a CI run into one plain line: ``N passed, M failed[, K skipped]``.
 
 Each phase leaves JUnit XML files in the results folder (pytest's ``--junitxml``, schemathesis's
-``--report junit``: one test case per operation) and one ``<phase>.status`` file with its exit
-status. A phase that failed without reporting a failed test — a crash, a lint error, a check
+``--report junit``: one test case per operation) or a ``<phase>.counts`` file holding its own
+``N passed, M failed`` line (a shell check counting its steps), and one ``<phase>.status`` file
+with its exit status. A phase that failed without reporting a failed test — a crash, a lint error, a check
 that is one command — counts as one failed test; a one-command phase that passed counts as one
 passed test. Standard library only: it must run even when the install failed.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -34,6 +36,12 @@ def main(folder: Path) -> int:
         status = int(status_file.read_text().strip() or 1)
         reports = sorted(folder.glob(f"{phase}*.xml"))
         counts = [junit_counts(report) for report in reports]
+        counts_file = folder / f"{phase}.counts"
+        if counts_file.exists():
+            found = re.search(r"(\d+) passed, (\d+) failed", counts_file.read_text())
+            if found:
+                counts.append((int(found[1]), int(found[2]), 0))
+                reports.append(counts_file)
         p, f, s = (sum(c[i] for c in counts) for i in range(3))
         if not reports:
             p, f = (1, 0) if status == 0 else (0, 1)

@@ -111,4 +111,5 @@ check "flask --app statsservice still works" flask_app_option
 check "statsservice run serves /readyz as ready" serve
 check "the instance folder is the venv's, not the checkout or the working folder" instance_outside_checkout
 echo "$passed passed, $failed failed"
+if [ -n "${CI_PHASE:-}" ]; then echo "$passed passed, $failed failed" >"$CI_PHASE.counts"; fi  # .ci/total.py
 [ "$failed" -eq 0 ]
