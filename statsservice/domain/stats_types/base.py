@@ -32,6 +32,19 @@ class RollupRow:
 
 
 @dataclass(frozen=True, slots=True)
+class KeySums:
+    """Sums over the rollup rows of one key (what ``explode`` produced): weight ``n`` and the
+    sums of ``n × m1..m3``; the input of ``assemble``."""
+
+    key: tuple[str, str, str, str]
+    n: float
+    sums: tuple[float, float, float]
+
+    def mean(self, index: int) -> float:
+        return self.sums[index] / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class LabelEntry:
     key: str
     labels: dict[str, str]
@@ -75,6 +88,11 @@ class StatsType:
     def labels(self, data: Any) -> Iterable[LabelEntry]:
         """Knowledge-base labels carried by a record (latest upload wins)."""
         return ()
+
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> Any:
+        """The federation aggregate of released key sums over records of total ``weight``: the
+        inverse of ``explode`` (exploding it with weight ``weight`` gives the same sums)."""
+        raise NotImplementedError
 
     def aggregate(self, records: Sequence[tuple[Any, float]]) -> Any:
         """Merge normalised records ``(data, weight)`` into one federation aggregate.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from marshmallow import fields
 
 from statsservice.domain.processors import cartography
-from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
 from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
 
@@ -53,6 +53,16 @@ class CartographyType(StatsType):
                 for impact, cells in rows.items():
                     for column, count in cells.items():
                         yield RollupRow(k1=state, k2=kind, k3=impact, k4=column, m1=count, n=n)
+
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
+        """Each released cell's mean count over every record; scales are not sent."""
+        risks: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        for cell in sorted(cells, key=lambda c: (c.key[:2], *map(int, c.key[2:]))):
+            state, kind, impact, column = cell.key
+            risks.setdefault(state, {}).setdefault(kind, {}).setdefault(impact, {})[column] = (
+                cell.sums[0] / weight
+            )
+        return {"scales": {}, "risks": risks}
 
     def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
         """Mean count per cell over every record (a missing cell counts as 0); scales united."""

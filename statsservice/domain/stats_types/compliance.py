@@ -8,8 +8,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, validates_schema
 
 from statsservice.domain.processors import compliance
-from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, LabelEntry, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
+    LABEL_FIELDS,
     ItemSchema,
     Labelled,
     Number,
@@ -111,6 +112,38 @@ class ComplianceType(StatsType):
         for ref in data:
             for name, code, current, target, weight in _cells(ref, n):
                 yield RollupRow(k1=ref["referential"], k2=name, k3=code, m1=current, m2=target, n=weight)
+
+    def assemble(
+        self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]
+    ) -> list[dict]:
+        """Per referential, each released category (its label1 is its identity) with its released
+        controls; a control whose category is suppressed is not sent either."""
+        categories = {c.key[:2]: c for c in cells if not c.key[2]}
+        controls: dict[tuple[str, str], list[KeySums]] = {}
+        for cell in cells:
+            if cell.key[2] and cell.key[:2] in categories:
+                controls.setdefault(cell.key[:2], []).append(cell)
+        out: dict[str, dict] = {}
+        for (ref, name), cat in sorted(categories.items()):
+            if ref not in out:
+                ref_labels = labels.get(ref, {})
+                out[ref] = {"referential": ref, **{f: ref_labels.get(f, "") for f in LABEL_FIELDS}}
+                out[ref].update({"current": [], "target": []})
+            cat_labels = labels.get(category_key(ref, name), {})
+            for index, side in enumerate(("current", "target")):
+                out[ref][side].append(
+                    {
+                        **{f: cat_labels.get(f, "") for f in LABEL_FIELDS},
+                        "label1": name,
+                        "value": cat.mean(index),
+                        "n": cat.n,
+                        "controls": [
+                            {"code": c.key[2], "value": c.mean(index), "n": c.n}
+                            for c in sorted(controls.get((ref, name), []), key=lambda c: c.key)
+                        ],
+                    }
+                )
+        return list(out.values())
 
     def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
         """Per referential, category and control: weighted means of current and target values;

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from statsservice.domain.processors import risks
-from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, Mean, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
 
 STATES = ("current", "residual")
@@ -82,6 +82,19 @@ class RiskType(StatsType):
             for kind, levels in kinds.items():
                 for entry in levels:
                     yield RollupRow(k1=state, k2=kind, k3=entry["level"], m1=entry["value"], n=n)
+
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
+        """Each released level's mean over every record (totals are not rolled up: not sent)."""
+        risks: dict[str, dict[str, list[dict]]] = {}
+        ordered = sorted(
+            cells, key=lambda c: (c.key[:2], LEVELS.index(c.key[2]) if c.key[2] in LEVELS else 9)
+        )
+        for cell in ordered:
+            state, kind, level = cell.key[:3]
+            risks.setdefault(state, {}).setdefault(kind, []).append(
+                {"level": level, "value": cell.sums[0] / weight}
+            )
+        return {"total": {}, "risks": risks}
 
     def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
         """Mean of each level and total over every record (a level not reported counts as 0)."""
