@@ -72,7 +72,7 @@ def test_dry_run_sends_nothing_identifying(app, client, cli):
 
 
 def test_every_released_element_has_k_organisations(app, client, cli):
-    gen, owners = seed(client)
+    gen, _owners = seed(client)
     _, payloads = dry_run(cli)
     threats = next(p for p in payloads if p["type"] == "threat")["data"]
     assert threats
