@@ -37,8 +37,17 @@ class MappedClient:
 def summary() -> HubSummary:
     """Counts for the About page; one pass over ``stats`` per figure, cheap with its indexes."""
     by_type = dict(db.session.execute(select(Stats.type, func.count()).group_by(Stats.type)).all())
-    analyses_query = select(Stats.client_id, Stats.anr).distinct()
+    # a local client's analyses are its distinct anrs; a hub client's records are aggregates, one
+    # per (type, day): what stands behind them is the largest number of analyses one carries
+    local_ids = select(Client.id).where(Client.local.is_(True))
+    analyses_query = select(Stats.client_id, Stats.anr).where(Stats.client_id.in_(local_ids)).distinct()
     analyses = db.session.scalar(select(func.count()).select_from(analyses_query.subquery())) or 0
+    behind = (
+        select(func.max(Stats.n).label("n"))
+        .where(Stats.client_id.not_in(local_ids))
+        .group_by(Stats.client_id)
+    )
+    analyses += int(db.session.scalar(select(func.coalesce(func.sum(behind.subquery().c.n), 0))) or 0)
     first, last = db.session.execute(select(func.min(Stats.date), func.max(Stats.date))).one()
     clients = db.session.scalar(select(func.count()).select_from(Client).where(Client.is_active.is_(True)))
     return HubSummary(
