@@ -143,10 +143,10 @@ class HubLimits:
         if not self.min_weight <= n <= self.max_weight:
             out["n"] = [f"must be between {self.min_weight} (this hub's k) and {self.max_weight}"]
         for path, value in weights(data):
-            if value < self.min_weight:
-                out[path] = [f"an element backed by fewer than {self.min_weight} analyses is refused"]
-            elif value > n:
-                out[path] = ["an element cannot weigh more than its record"]
+            if not self.min_weight <= value <= self.max_weight:
+                out[path] = [
+                    f"an element must weigh between {self.min_weight} (this hub's k) and {self.max_weight}"
+                ]
         return out
 
 
