@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validates_schema
 
 from statsservice.domain.processors import compliance
-from statsservice.domain.stats_types.base import KeySums, LabelEntry, Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, LabelEntry, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
     LABEL_FIELDS,
     ItemSchema,
@@ -144,43 +144,6 @@ class ComplianceType(StatsType):
                     }
                 )
         return list(out.values())
-
-    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
-        """Per referential, category and control: weighted means of current and target values;
-        each element's ``n`` is the weight of the records that report it."""
-        refs: dict[str, Mean] = {}
-        cells: dict[str, dict[tuple[str, str], Mean]] = {}
-        labels: dict[str, dict[str, str]] = {}
-        measures: dict[tuple[str, str, str], str | None] = {}
-        for data, weight in records:
-            for ref in data:
-                key = ref["referential"]
-                refs.setdefault(key, Mean()).add(ref.get("n") or weight)
-                labels[key] = labels_of(ref)
-                for cat in ref["current"] + ref["target"]:
-                    labels[category_key(key, cat["label1"])] = labels_of(cat)
-                    for control in cat["controls"]:
-                        measures[(key, cat["label1"], control["code"])] = control.get("measure")
-                for name, code, current, target, w in _cells(ref, weight):
-                    cells.setdefault(key, {}).setdefault((name, code), Mean()).add(
-                        w, current=current, target=target
-                    )
-        out = []
-        for key, ref_acc in refs.items():
-            sides: dict[str, list[dict]] = {"current": [], "target": []}
-            for (name, code), acc in cells.get(key, {}).items():
-                means = acc.means()
-                for side in sides:
-                    if not code:
-                        category = {**labels[category_key(key, name)], "value": means[side], "n": acc.weight}
-                        sides[side].append({**category, "controls": []})
-                    else:
-                        control = {"code": code, "value": means[side], "n": acc.weight}
-                        if measures.get((key, name, code)):
-                            control["measure"] = measures[(key, name, code)]
-                        next(c for c in sides[side] if c["label1"] == name)["controls"].append(control)
-            out.append({"referential": key, **labels[key], **sides, "n": ref_acc.weight})
-        return out
 
     def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
         for ref in data:

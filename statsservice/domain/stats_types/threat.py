@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from statsservice.domain.processors import objects
-from statsservice.domain.stats_types.base import KeySums, LabelEntry, Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, LabelEntry, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
     LABEL_FIELDS,
     Labelled,
@@ -73,24 +73,6 @@ class ThreatType(StatsType):
                 "n": cell.n,
             }
             for cell in sorted(cells, key=lambda c: c.key)
-        ]
-
-    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
-        """Per object: weighted means over the records that list it; ``n`` = their weight."""
-        objects: dict[str, Mean] = {}
-        labels: dict[str, dict[str, str]] = {}
-        for data, weight in records:
-            for item in data:
-                objects.setdefault(item["uuid"], Mean()).add(
-                    item.get("n") or weight,
-                    count=item["count"],
-                    maxRisk=item["maxRisk"],
-                    averageRate=item["averageRate"],
-                )
-                labels[item["uuid"]] = labels_of(item)
-        return [
-            {"uuid": uuid, **labels[uuid], **acc.means(), "n": acc.weight}
-            for uuid, acc in sorted(objects.items())
         ]
 
 
