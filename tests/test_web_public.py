@@ -179,14 +179,14 @@ def test_map_shows_areas_of_k_sharing_clients(client, app):
     """Three sharing clients in one area: one marker with what they release together; a fourth
     that does not share is not counted, and a lone client elsewhere is absent."""
     generator = Generator(seed=3, anrs=5)
-    day = date.today()
+    day = date(2026, 3, 2)  # inside the widest window (ten years) for a long time
     places = [(49.611, 6.131), (49.612, 6.132), (49.6149, 6.1349), (49.61, 6.13), (50.85, 4.35)]
     for index, (lat, lon) in enumerate(places):
         owner, _ = registry.create_client(f"org {index}", is_sharing_enabled=index != 3)
         registry.set_coordinates(owner.uuid, lat, lon)
         _store(owner.id, generator.day_batch(index, day), day)
     db.session.commit()
-    (marker,) = client.get("/stats/map.json").get_json()["markers"]
+    (marker,) = client.get("/stats/map.json", query_string={"days": 3660}).get_json()["markers"]
     assert (marker["latitude"], marker["longitude"]) == (49.6, 6.1)
     # independently: the threat with the highest mean maxRisk among those all three list
     threats = [
