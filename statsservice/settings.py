@@ -35,10 +35,18 @@ RATELIMIT_SWALLOW_ERRORS = True  # an unreachable redis/memcached lets requests 
 # Federation (SPEC §7)
 REMOTE_STATS_SERVER = ""
 REMOTE_STATS_TOKEN = ""
+# What may be released, upward and on every public or whole-hub answer (docs/PRIVACY.md): a cell
+# needs FEDERATION_MIN_CLIENTS distinct organisations and FEDERATION_MIN_ANALYSES analyses, and
+# no organisation may hold more than FEDERATION_DOMINANCE of its sum. A global hub applies its own
+# values to what hubs push, and refuses weights above FEDERATION_MAX_WEIGHT.
+FEDERATION_MIN_CLIENTS = 3
 FEDERATION_MIN_ANALYSES = 3
-FEDERATION_STRIP_LABELS = False
+FEDERATION_DOMINANCE = 0.85
+FEDERATION_MAX_WEIGHT = 100_000
+FEDERATION_STRIP_LABELS = False  # True: only knowledge-base uuids leave (no labels, no compliance)
+FEDERATION_DELAY_DAYS = 2  # a day is released once, when this old (late uploads are in), never again
 FEDERATION_BATCH_SIZE = 200
-FEDERATION_WINDOW_DAYS = 90  # default window of stats_push (re-collected days are re-sent)
+FEDERATION_WINDOW_DAYS = 90  # default window of stats_push: final days not released yet are sent
 FEDERATION_RETRIES = 3  # per request, on connection errors and 429/5xx, with exponential backoff
 FEDERATION_BACKOFF = 0.5
 FEDERATION_TIMEOUT = 60

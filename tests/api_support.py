@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, Label, Rollup, Stats
+from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, ClientLabel, Rollup, Stats
 
 FO_AGENT = "MONARC/2.13.1"
 
@@ -32,7 +32,7 @@ def counts() -> dict[str, int]:
     """Rows of every table an upload writes: what "the database is unchanged" compares."""
     return {
         model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (Stats, Rollup, Label)
+        for model in (Stats, Rollup, ClientLabel)
     }
 
 

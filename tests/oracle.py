@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -284,7 +285,27 @@ def compliance_averages(
 # --- labels ----------------------------------------------------------------------------------
 
 
-def latest_labels(uploads: list[Record]) -> dict[str, dict[str, dict[str, str]]]:
+def latest_labels(uploads: list[Record], client: str | None = None) -> dict[str, dict[str, dict[str, str]]]:
+    """Per label type and key: ``client``'s own latest labels; without a client, the labels most
+    clients' latest uploads carry (ties: the smallest text), as whole-hub answers show them."""
+    clients = sorted({record.client for record in uploads})
+    own = {name: _latest(record for record in uploads if record.client == name) for name in clients}
+    if client is not None:
+        return own.get(client, defaultdict(dict))
+    out: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    votes: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for labels in own.values():
+        for label_type, keys in labels.items():
+            for key, value in keys.items():
+                votes[(label_type, key)].append(tuple(sorted(value.items())))
+    for (label_type, key), found in votes.items():
+        counted = {value: found.count(value) for value in found}
+        best = min(counted, key=lambda value: (-counted[value], value))
+        out[label_type][key] = dict(best)
+    return out
+
+
+def _latest(uploads: Iterable[Record]) -> dict[str, dict[str, dict[str, str]]]:
     """Per label type and key, the labels of the last upload that carried the key."""
     out: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
     for record in uploads:

@@ -1,4 +1,5 @@
-"""Federation aggregates are exact: exploding a merge gives the same weighted sums as the inputs.
+"""Federation releases are exact: exploding what a push sends gives the same weighted sums as the
+released cells of the raw records.
 
 This is what lets the global hub's processors (weighted by ``n``) equal processors over the raw
 records of every hub.
@@ -11,6 +12,9 @@ import pytest
 
 from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+from statsservice.domain.stats_types.base import KeySums
+
+DENSE = ("risk", "cartography")  # means over every record: weight is the record's
 
 
 def weighted_sums(type_name, records):
@@ -46,22 +50,37 @@ def assert_same_sums(expected, actual, dense):
             assert a[3] == pytest.approx(e[3]), key
 
 
+def release(type_name, raw):
+    """What a push sends for ``raw`` with nothing suppressed: ``assemble`` over the key sums."""
+    sums = weighted_sums(type_name, raw)
+    cells = [KeySums(key, n, (s1, s2, s3)) for key, (s1, s2, s3, n) in sums.items()]
+    return REGISTRY[type_name].load(REGISTRY[type_name].assemble(cells, len(raw), {}))
+
+
 @pytest.mark.parametrize("type_name", TYPE_NAMES)
-def test_aggregate_preserves_weighted_sums(type_name):
+def test_releases_of_two_hubs_merge_exactly(type_name):
+    """A global hub holding two hubs' releases has the sums of all their raw records together."""
+    one = records_for(type_name, 7, date(2026, 3, 2), seed=3)
+    two = records_for(type_name, 4, date(2026, 3, 2), seed=9)
+    merged = weighted_sums(
+        type_name, [(release(type_name, one), len(one)), (release(type_name, two), len(two))]
+    )
+    assert_same_sums(weighted_sums(type_name, one + two), merged, type_name in DENSE)
+
+
+@pytest.mark.parametrize("type_name", TYPE_NAMES)
+def test_assembled_release_preserves_the_sums_of_its_cells(type_name):
+    """What a push sends is ``assemble`` over the released key sums: valid input for a global
+    hub, and exploding it gives back exactly those sums (DP off)."""
     stats_type = REGISTRY[type_name]
     raw = records_for(type_name, 7, date(2026, 3, 2), seed=3)
-    dense = type_name in ("risk", "cartography")  # means over every record: weight is the record's
-
-    merged = stats_type.aggregate(raw)
-    reloaded = stats_type.load(merged)  # an aggregate is valid input for a global hub
-    assert_same_sums(weighted_sums(type_name, raw), weighted_sums(type_name, [(reloaded, len(raw))]), dense)
-
-    # merging aggregates of two hubs equals aggregating all raw records together
-    other = records_for(type_name, 4, date(2026, 3, 2), seed=9)
-    both = stats_type.aggregate([(merged, len(raw)), (stats_type.aggregate(other), len(other))])
-    everything = stats_type.aggregate(raw + other)
-    assert_same_sums(
-        weighted_sums(type_name, [(everything, len(raw) + len(other))]),
-        weighted_sums(type_name, [(stats_type.load(both), len(raw) + len(other))]),
-        dense,
+    sums = weighted_sums(type_name, raw)
+    cells = [KeySums(key, n, (s1, s2, s3)) for key, (s1, s2, s3, n) in sums.items()]
+    released = stats_type.load(stats_type.assemble(cells, len(raw), {}))
+    assert_same_sums(sums, weighted_sums(type_name, [(released, len(raw))]), dense=type_name in DENSE)
+    # a cell left out (suppressed) is absent, the others unchanged
+    kept = cells[1:]
+    partial = weighted_sums(type_name, [(stats_type.load(stats_type.assemble(kept, len(raw), {})), len(raw))])
+    assert cells[0].key not in {key for key, value in partial.items() if any(value[:3])} or not any(
+        sums[cells[0].key][:3]
     )

@@ -1,56 +1,49 @@
-"""Two real hubs on loopback: a local hub pushes de-identified aggregates to a global hub.
+"""Two real hubs on loopback: a local hub releases de-identified aggregates to a global hub.
 
-Checks the SPEC §7 promises end to end: exact weighted results on the global hub, nothing
-identifying in its database, k-threshold, idempotent and incremental delivery, sharing opt-out,
-and nothing lost while the global hub is down.
+Checks the SPEC §7 promises end to end: released values exact on the global hub, nothing
+identifying in its database, k by organisations, each final day released once (a change, an
+opt-out or a retry after an outage sends nothing new), an explicit withdrawal, and nothing lost
+while the global hub is down.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 
 from statsservice.demo.payloads import Generator
-from tests.approx import assert_close
+from tests.federation_support import assert_released_exact, processed, summary, upload
 from tests.live import LiveHub, federated_pair
 
-TODAY = date.today()
-DAYS = [TODAY - timedelta(days=d) for d in (4, 3, 2)]
-THIN_DAY = TODAY - timedelta(days=1)  # only two sharing analyses: withheld (k = 3)
-PROCESSORS = [
-    ("threat", "threat_average_on_date", {}),
-    ("vulnerability", "vulnerability_average_on_date", {}),
-    ("risk", "risk_averages", {}),
-    ("risk", "risk_averages_on_date", {}),
-]
-
-
-def upload(hub: LiveHub, token: str, records: list[dict]) -> None:
-    response = requests.post(
-        f"{hub.url}/api/v1/stats/", json=records, headers={"X-API-KEY": token}, timeout=60
-    )
-    assert response.status_code == 201, response.text
-
-
-def processed(hub: LiveHub, token: str, **params) -> dict:
-    response = requests.get(
-        f"{hub.url}/api/v1/stats/processed/", json=params, headers={"X-API-KEY": token}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+DAYS = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
+THIN_DAY = date(2026, 3, 5)  # only two sharing organisations: withheld (k = 3)
+LATE_DAY = date(2026, 3, 6)  # released while the global hub is down
+OWNERS = {
+    "CERT-A": [0, 1, 2],
+    "Bank-B": [3, 4],
+    "Agency-C": [5, 6],
+    "Hospital-D": [7, 8],
+    "Private-E": [9, 10],
+}
 
 
 def push(hub: LiveHub, *args: str):
     return hub.flask("stats_push", "--date-from", DAYS[0].isoformat(), *args, check=False)
 
 
-def summary(result) -> dict[str, int]:
-    line = next(line for line in result.stdout.splitlines() if line.startswith("summary:"))
-    return {part.split()[0]: int(part.split()[1]) for part in line.removeprefix("summary: ").split(", ")}
+def held(world: LiveHub, hub_token: str, stats_type: str) -> list[dict]:
+    response = requests.get(
+        f"{world.url}/api/v1/stats/",
+        params={"type": stats_type, "date_from": DAYS[0].isoformat(), "date_to": LATE_DAY.isoformat()},
+        headers={"X-API-KEY": hub_token},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
 
 
 @pytest.fixture
@@ -61,17 +54,16 @@ def hubs(tmp_path):
     world.stop()
 
 
-def test_push_aggregates_to_global_hub(hubs):
+def test_push_releases_each_day_once(hubs):
     world, local, hub_token = hubs
-    gen = Generator(seed=11, anrs=7)
-    clients = {name: local.create_client(name) for name in ("CERT-A", "Bank-B", "Private-C")}
+    gen = Generator(seed=11, anrs=11)
+    clients = {name: local.create_client(name) for name in OWNERS}
     _, admin_token = local.create_client("local-admin", "--role", "admin")
-    owners = {"CERT-A": [0, 1, 2], "Bank-B": [3, 4], "Private-C": [5, 6]}
-    local.flask("client_sharing_deactivate", "--uuid", clients["Private-C"][0])
+    local.flask("client_sharing_deactivate", "--uuid", clients["Private-E"][0])
     record_uuids = []
-    for name, indexes in owners.items():
+    for name, indexes in OWNERS.items():
         batch = [rec for i in indexes for day in DAYS for rec in gen.day_batch(i, day)]
-        if name != "CERT-A":
+        if name in ("Bank-B", "Agency-C", "Private-E"):
             batch += [rec for i in indexes for rec in gen.day_batch(i, THIN_DAY)]
         upload(local, clients[name][1], batch)
         listing = requests.get(
@@ -81,128 +73,95 @@ def test_push_aggregates_to_global_hub(hubs):
             timeout=30,
         ).json()
         record_uuids += [item["uuid"] for item in listing["data"]]
-    sharing_anrs = [gen.anrs[i]["uuid"] for i in owners["CERT-A"] + owners["Bank-B"]]
+    sharing_anrs = [gen.anrs[i]["uuid"] for name, ids in OWNERS.items() if name != "Private-E" for i in ids]
 
     dry = push(local, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert f"withheld threat {THIN_DAY}: 2 analyses < 3" in dry.stdout
-    sent_by_dry_run = [json.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
-    assert len(sent_by_dry_run) == 5 * len(DAYS)
+    assert f"withheld threat {THIN_DAY}: 2 organisations, 4 analyses" in dry.stdout
+    planned = [json.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
+    assert len(planned) == 5 * len(DAYS)
+    assert all(p["n"] == 9 for p in planned)  # the private organisation's analyses are not in
 
     first = push(local)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert summary(first) == {"sent": 15, "unchanged": 0, "withheld": 5, "withdrawn": 0, "failed": 0}
+    report = summary(first.stdout)
+    assert (report["sent"], report["released"], report["withheld"], report["failed"]) == (15, 15, 5, 0)
     assert "batch 4/4" in first.stdout
 
-    # exact: the global hub's weighted results equal the processors over the raw local records
-    window = {"date_from": DAYS[0].isoformat(), "date_to": DAYS[-1].isoformat()}
-    for stats_type, name, params in PROCESSORS:
-        for period in ("day", "month"):
-            expected = processed(
-                local,
-                admin_token,
-                type=stats_type,
-                processor=name,
-                processor_params=params,
-                anrs=sharing_anrs,
-                aggregation_period=period,
-                **window,
-            )
-            actual = processed(
-                world,
-                hub_token,
-                type=stats_type,
-                processor=name,
-                processor_params=params,
-                aggregation_period=period,
-                **window,
-            )
-            assert_close(expected["data"], actual["data"])
-            assert actual["data"], name
+    # exact: every value the global hub serves is the raw mean over the contributing analyses
+    assert assert_released_exact(local, admin_token, world, hub_token, sharing_anrs, DAYS) > 100
 
     # the withheld day never reached the global hub
     for stats_type in ("risk", "threat", "vulnerability", "cartography", "compliance"):
-        held = requests.get(
-            f"{world.url}/api/v1/stats/",
-            params={"type": stats_type, "date_from": DAYS[0].isoformat(), "date_to": TODAY.isoformat()},
-            headers={"X-API-KEY": hub_token},
-            timeout=30,
-        ).json()
-        assert sorted(item["date"] for item in held["data"]) == [d.isoformat() for d in DAYS]
+        assert sorted(item["date"] for item in held(world, hub_token, stats_type)) == [
+            d.isoformat() for d in DAYS
+        ]
 
     # nothing identifying of the local hub anywhere in the global hub's database
-    secrets = [name for name in owners] + ["local-admin"] + [u for u, _ in clients.values()]
+    secrets = [*OWNERS, "local-admin"] + [u for u, _ in clients.values()]
     secrets += [t for _, t in clients.values()] + [admin_token] + [a["uuid"] for a in gen.anrs] + record_uuids
     engine = create_engine(world.env["STATSSERVICE_SQLALCHEMY_DATABASE_URI"])
     with engine.connect() as conn:
         dump = []
         for table in inspect(conn).get_table_names():
             dump += [str(value) for row in conn.execute(text(f'SELECT * FROM "{table}"')) for value in row]
-        keys = conn.execute(
-            text("SELECT client_id, anr, type, date, count(*) FROM stats GROUP BY 1, 2, 3, 4")
-        ).all()
+        keys = conn.execute(text("SELECT client_id, type, date, count(*) FROM stats GROUP BY 1, 2, 3")).all()
     engine.dispose()
     blob = "\n".join(dump)
-    leaked = [s for s in secrets if s in blob]
-    assert leaked == []
-    assert len(keys) == 15 and all(row[4] == 1 for row in keys)
+    assert [s for s in secrets if s in blob] == []
+    assert len(keys) == 15 and all(row[3] == 1 for row in keys)
 
-    # a second run sends nothing
+    window = {"date_from": DAYS[0].isoformat(), "date_to": DAYS[-1].isoformat(), "aggregation_period": "day"}
+    before = processed(world, hub_token, type="threat", processor="threat_average_on_date", **window)
+
+    # a second run sends nothing; neither does a change of a released day, nor an opt-out
     second = push(local)
-    assert second.returncode == 0
-    assert summary(second)["sent"] == 0 and summary(second)["unchanged"] == 15
-
-    # a changed local record re-sends only its (type, day)
+    assert second.returncode == 0 and summary(second.stdout)["sent"] == 0
+    assert summary(second.stdout)["already"] == 15
     changed = gen.day_batch(0, DAYS[1])[1]  # threat
     changed["data"][0]["count"] = 99
     upload(local, clients["CERT-A"][1], [changed])
+    local.flask("client_sharing_deactivate", "--uuid", clients["Bank-B"][0])
     third = push(local)
-    assert summary(third)["sent"] == 1 and summary(third)["unchanged"] == 14
+    assert third.returncode == 0 and summary(third.stdout)["sent"] == 0
+    assert processed(world, hub_token, type="threat", processor="threat_average_on_date", **window) == before
 
-    # global hub down: push fails without losing anything; after restart everything arrives
+    # global hub down: a new final day is fixed in the outbox, and that very payload arrives later
+    local.flask("client_sharing_activate", "--uuid", clients["Bank-B"][0])
+    for name in ("CERT-A", "Bank-B", "Agency-C", "Hospital-D"):
+        upload(local, clients[name][1], [rec for i in OWNERS[name] for rec in gen.day_batch(i, LATE_DAY)])
     world.stop()
-    changed["data"][0]["count"] = 7
-    upload(local, clients["CERT-A"][1], [changed])
     down = push(local)
     assert down.returncode != 0
-    assert summary(down)["failed"] == 1 and summary(down)["sent"] == 0
+    assert summary(down.stdout)["failed"] == 5 and summary(down.stdout)["sent"] == 0
+    late = gen.day_batch(0, LATE_DAY)[1]
+    late["data"][0]["count"] = 1000  # changed after the release was fixed: not sent
+    upload(local, clients["CERT-A"][1], [late])
     world.start()
     again = push(local)
-    assert again.returncode == 0 and summary(again)["sent"] == 1
-    expected = processed(
-        local, admin_token, type="threat", processor="threat_average_on_date", anrs=sharing_anrs, **window
+    assert again.returncode == 0 and summary(again.stdout) == {
+        "sent": 5,
+        "released": 0,
+        "already": 20,
+        "withheld": 5,
+        "suppressed_k": 0,
+        "suppressed_dominance": 0,
+        "failed": 0,
+    }
+    late_threats = processed(
+        world,
+        hub_token,
+        type="threat",
+        processor="threat_average_on_date",
+        date_from=LATE_DAY.isoformat(),
+        date_to=LATE_DAY.isoformat(),
     )
-    actual = processed(world, hub_token, type="threat", processor="threat_average_on_date", **window)
-    assert_close(expected["data"], actual["data"])
+    assert late_threats and all(item["averages"]["count"] < 1000 / 9 for item in late_threats)
 
-    # a client that stops sharing contributes nothing: its analyses drop out of the aggregates
-    local.flask("client_sharing_deactivate", "--uuid", clients["Bank-B"][0])
-    reshaped = push(local)
-    assert reshaped.returncode == 0 and summary(reshaped)["sent"] == 15
-    cert_anrs = [gen.anrs[i]["uuid"] for i in owners["CERT-A"]]
-    for stats_type, name, params in PROCESSORS:
-        expected = processed(
-            local,
-            admin_token,
-            type=stats_type,
-            processor=name,
-            processor_params=params,
-            anrs=cert_anrs,
-            **window,
-        )
-        actual = processed(
-            world, hub_token, type=stats_type, processor=name, processor_params=params, **window
-        )
-        assert_close(expected["data"], actual["data"])
-
-    # below the threshold, days already delivered are withdrawn from the global hub
-    local.flask("client_sharing_deactivate", "--uuid", clients["CERT-A"][0])
-    withdrawn = push(local)
-    assert withdrawn.returncode == 0 and summary(withdrawn)["withdrawn"] == 15
-    left = requests.get(
-        f"{world.url}/api/v1/stats/",
-        params={"type": "risk", "date_from": DAYS[0].isoformat()},
-        headers={"X-API-KEY": hub_token},
-        timeout=30,
-    ).json()
-    assert left["metadata"]["count"] == 0
+    # an operator withdraws a released day: deleted on the global hub, never sent again
+    withdrawn = local.flask("stats_push", "--withdraw", DAYS[0].isoformat(), check=False)
+    assert withdrawn.returncode == 0, withdrawn.stdout + withdrawn.stderr
+    assert DAYS[0].isoformat() not in {item["date"] for item in held(world, hub_token, "risk")}
+    after = push(local)
+    assert after.returncode == 0 and summary(after.stdout)["sent"] == 0
+    assert DAYS[0].isoformat() not in {item["date"] for item in held(world, hub_token, "risk")}

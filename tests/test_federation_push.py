@@ -1,19 +1,21 @@
-"""What `stats_push --dry-run` would send: de-identified, thresholded, sharing clients only."""
+"""What `stats_push --dry-run` would release: de-identified, sharing clients only, and only cells
+backed by k organisations that none of them dominates (SPEC §7, docs/PRIVACY.md)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 from statsservice.demo.payloads import Generator
+from statsservice.domain.deidentify import aggregate_anr
 from statsservice.storage import clients as registry
 
-DAY = date.today() - timedelta(days=1)
+DAY = date(2026, 3, 2)
+CUSTOM = "9d3c1f55-0000-4000-8000-00000000c0de"
 
 
 def make_client(name: str, **kwargs):
-    client, token = registry.create_client(name, **kwargs)
-    return client, token
+    return registry.create_client(name, **kwargs)
 
 
 def upload(http, token, records):
@@ -30,26 +32,33 @@ def dry_run(cli, *extra):
     return result.output, payloads
 
 
-def seed(app, client, sharing_anrs=4, private_anrs=2):
-    gen = Generator(seed=5, anrs=sharing_anrs + private_anrs)
-    sharer, sharer_token = make_client("Sharing Org")
+def seed(client, sharing_orgs=4, per_org=2, private_anrs=2):
+    """``sharing_orgs`` organisations of ``per_org`` analyses each, and one that does not share."""
+    gen = Generator(seed=5, anrs=sharing_orgs * per_org + private_anrs)
+    owners = []
+    for org in range(sharing_orgs):
+        owner, token = make_client(f"Sharing Org {org}")
+        upload(
+            client,
+            token,
+            [r for i in range(org * per_org, (org + 1) * per_org) for r in gen.day_batch(i, DAY)],
+        )
+        owners.append((owner, token))
     private, private_token = make_client("Private Org", is_sharing_enabled=False)
-    upload(client, sharer_token, [r for i in range(sharing_anrs) for r in gen.day_batch(i, DAY)])
-    upload(
-        client,
-        private_token,
-        [r for i in range(sharing_anrs, sharing_anrs + private_anrs) for r in gen.day_batch(i, DAY)],
-    )
-    return gen, [(sharer, sharer_token), (private, private_token)]
+    first = sharing_orgs * per_org
+    if private_anrs:
+        batch = [r for i in range(first, first + private_anrs) for r in gen.day_batch(i, DAY)]
+        upload(client, private_token, batch)
+    return gen, [*owners, (private, private_token)]
 
 
 def test_dry_run_sends_nothing_identifying(app, client, cli):
-    gen, owners = seed(app, client)
+    gen, owners = seed(client)
     output, payloads = dry_run(cli)
     assert sorted(p["type"] for p in payloads) == sorted(
         ["risk", "threat", "vulnerability", "cartography", "compliance"]
     )
-    assert all(p["n"] == 4 for p in payloads)  # the private client's two analyses are not in
+    assert all(p["n"] == 8 for p in payloads)  # the private client's two analyses are not in
     assert all(set(p) == {"anr", "type", "date", "data", "n"} for p in payloads)
     assert all(p["date"] == DAY.isoformat() for p in payloads)
     identifiers = [a["uuid"] for a in gen.anrs]
@@ -58,35 +67,75 @@ def test_dry_run_sends_nothing_identifying(app, client, cli):
     stats = client.get("/api/v1/stats/", query_string={"type": "risk"}, headers={"X-API-KEY": owners[0][1]})
     identifiers += [item["uuid"] for item in stats.get_json()["data"]]
     assert [i for i in identifiers if i in output] == []
-    # pseudonyms: one per (type, day), stable from run to run
-    assert len({p["anr"] for p in payloads}) == 5
-    assert {p["anr"] for p in dry_run(cli)[1]} == {p["anr"] for p in payloads}
+    # the name of an aggregate is its (type, day): no secret, the same after a reinstall
+    assert {p["anr"] for p in payloads} == {aggregate_anr(p["type"], DAY) for p in payloads}
+
+
+def test_every_released_element_has_k_organisations(app, client, cli):
+    gen, _owners = seed(client)
+    _, payloads = dry_run(cli)
+    threats = next(p for p in payloads if p["type"] == "threat")["data"]
+    assert threats
+    holders: dict[str, set[int]] = {}
+    for org in range(4):
+        for index in (2 * org, 2 * org + 1):
+            record = next(r for r in gen.day_batch(index, DAY) if r["type"] == "threat")
+            for item in record["data"]:
+                holders.setdefault(item["uuid"], set()).add(org)
+    assert all(len(holders[item["uuid"]]) >= 3 for item in threats)
+    assert all(item["n"] >= 3 for item in threats)
+    released = {item["uuid"] for item in threats}
+    assert {u for u, orgs in holders.items() if len(orgs) < 3} & released == set()
+
+
+def test_a_lone_custom_object_never_leaves(app, client, cli):
+    gen, owners = seed(client)
+    record = next(r for r in gen.day_batch(0, DAY) if r["type"] == "threat")
+    secret = "Insider leak via J. Dupont (CFO, ACME Bank Luxembourg)"
+    record["data"].append(
+        {"uuid": CUSTOM, "label1": secret, "count": 1, "maxRisk": 144, "averageRate": "3.00"}
+    )
+    upload(client, owners[0][1], [record])
+    output, _ = dry_run(cli)
+    assert CUSTOM not in output and "Dupont" not in output
+
+
+def test_one_organisation_is_withheld_whatever_its_analyses(app, client, cli):
+    seed(client, sharing_orgs=1, per_org=6, private_anrs=3)
+    output, payloads = dry_run(cli)
+    assert payloads == []
+    assert f"withheld risk {DAY}: 1 organisation, 6 analyses" in output
+    assert "withheld 5" in output
+
+
+def test_a_dominated_cell_is_suppressed(app, client, cli):
+    gen, owners = seed(client, sharing_orgs=3, per_org=1, private_anrs=0)
+    record = next(r for r in gen.day_batch(0, DAY) if r["type"] == "threat")
+    for item in record["data"]:
+        item["count"] = 10**6  # one organisation holds nearly all of every count
+    upload(client, owners[0][1], [record])
+    output, payloads = dry_run(cli)
+    assert "suppressed_dominance 0" not in output
+    threats = next((p for p in payloads if p["type"] == "threat"), {"data": []})["data"]
+    assert all(item["count"] < 10**6 / 3 for item in threats)
 
 
 def test_labels_kept_by_default_and_stripped_on_request(make_app, app, client):
-    seed(app, client)
+    seed(client)
     output, _ = dry_run(app.test_cli_runner())
     assert "Ransomware" in output or "Fire" in output
     stripped_app = make_app(FEDERATION_STRIP_LABELS=True)
     with stripped_app.app_context():  # the CLI runs in the innermost app context
         output, payloads = dry_run(stripped_app.test_cli_runner())
-    assert "(fr)" not in output and "category" not in output
-    compliance = next(p for p in payloads if p["type"] == "compliance")["data"]
-    categories = [cat["label1"] for ref in compliance for cat in ref["current"]]
-    assert categories and all(label.startswith("#") for label in categories)
-
-
-def test_k_threshold_withholds_thin_days(app, client, cli):
-    seed(app, client, sharing_anrs=2, private_anrs=1)
-    output, payloads = dry_run(cli)
-    assert payloads == []
-    assert f"withheld risk {DAY}: 2 analyses < 3" in output
-    assert "withheld 5" in output
+    assert "(fr)" not in output and "category" not in output and "#" not in output
+    assert "compliance" not in {p["type"] for p in payloads}  # keyed by free text: not sent
+    threats = next(p for p in payloads if p["type"] == "threat")["data"]
+    assert threats and all(item["label1"] == "" for item in threats)
 
 
 def test_push_needs_a_remote(app, client, cli):
-    seed(app, client)
-    result = cli.invoke(args=["stats_push"])
+    seed(client)
+    result = cli.invoke(args=["stats_push", "--date-from", DAY.isoformat()])
     assert result.exit_code != 0
     assert "REMOTE_STATS_SERVER and REMOTE_STATS_TOKEN must be configured" in result.output
     bad = cli.invoke(args=["stats_push", "--date-from", "2026-02-02", "--date-to", "2026-01-01"])

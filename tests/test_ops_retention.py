@@ -14,7 +14,7 @@ from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import FederationDelivery, Rollup, Stats
+from statsservice.storage.models import ClientLabel, FederationDelivery, Rollup, Stats
 from statsservice.storage.stats import NewRecord, upsert_records
 
 
@@ -78,11 +78,14 @@ def test_purge_removes_exactly_what_is_older_than_n_months(app, cli, months):
     assert db.session.scalar(select(func.count()).select_from(Rollup)) == rollups_of_kept
 
 
-def test_purge_default_comes_from_config_and_clears_old_watermarks(app, cli):
+def test_purge_default_comes_from_config_keeps_releases_and_drops_orphan_labels(app, cli):
+    """Released days stay recorded (each day is released once, whatever is purged); a client's
+    labels go with its last record of their type."""
     app.config["PURGE_NB_MONTHS"] = 2
     today = date.today()
     cutoff = shift_months(today, 2)
-    store("Config FO", [cutoff - timedelta(days=1), cutoff])
+    kept_id = store("Config FO", [cutoff - timedelta(days=1), cutoff])
+    gone_id = store("Old FO", [cutoff - timedelta(days=2)], anr_index=1)
     for day in (cutoff - timedelta(days=1), cutoff):
         db.session.add(FederationDelivery(type="threat", date=day, digest="d" * 64, analyses=3))
     db.session.commit()
@@ -90,7 +93,9 @@ def test_purge_default_comes_from_config_and_clears_old_watermarks(app, cli):
     assert result.exit_code == 0 and "older than 2 months" in result.output
     db.session.expire_all()
     assert dates_left() == {cutoff}
-    assert set(db.session.scalars(select(FederationDelivery.date))) == {cutoff}
+    assert set(db.session.scalars(select(FederationDelivery.date))) == {cutoff - timedelta(days=1), cutoff}
+    owners = set(db.session.scalars(select(ClientLabel.client_id)))
+    assert kept_id in owners and gone_id not in owners
 
 
 @pytest.mark.parametrize("setting", [0, -3, "soon"])

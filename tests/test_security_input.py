@@ -494,9 +494,22 @@ def test_labels_round_trip_or_are_refused_cleanly(hub, label):
     assert response.status_code == 201, report
     read = http.get(STATS, json={"type": "threat", "anrs": [threat["anr"]]}, headers=auth(user)).get_json()
     assert read["data"][0]["data"][0]["label1"] == label
-    public = http.get("/stats/threats.json", query_string={"days": 30}).get_json()
-    item = next(i for i in public["data"] if i["object"] == threat["data"][0]["uuid"])
+    # the client's own processed answer shows its own label (labels are per client)
+    own = http.get(
+        "/api/v1/stats/processed/",
+        json={
+            "processor": "threat_average_on_date",
+            "anrs": [threat["anr"]],
+            "date_from": threat["date"],
+            "date_to": threat["date"],
+        },
+        headers=auth(user),
+    ).get_json()
+    item = next(i for i in own["data"] if i["object"] == threat["data"][0]["uuid"])
     assert item["labels"]["label1"] == label
+    # one organisation's element (and so its text) is not on the public routes (k = 3)
+    public = http.get("/stats/threats.json", query_string={"days": 30}).get_json()
+    assert all(i["object"] != threat["data"][0]["uuid"] for i in public["data"])
 
 
 def test_nul_and_lone_surrogates_are_refused_by_name(hub):

@@ -8,20 +8,27 @@ from datetime import date, timedelta
 from statistics import mean
 
 import pytest
+from flask import current_app
 from sqlalchemy import update
 
-from statsservice.cli.demo import DEMO_SITES, fill
+from statsservice.cli.demo import fill
 from statsservice.demo.payloads import LEVELS, Generator
 from statsservice.domain.processors import PROCESSORS
+from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client, Stats
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import NewRecord, StatsFilter, upsert_records
-from statsservice.web.series import KINDS, MAP_DECIMALS, window
+from statsservice.web.series import KINDS, window
 
-ANALYSES, DAYS = 3, 5
+ANALYSES, DAYS = 10, 5  # two analyses for each of the five demo clients
+
+
+def rules():
+    """The release rules of the public routes: the app's configuration (k = 3 organisations)."""
+    return ReleaseRules.from_config(current_app.config)
 
 
 def normal(value):
@@ -32,7 +39,11 @@ def normal(value):
 def expected(kind: str, processor: str, *, days: int = 365, period: str = "day", local_only: bool = False):
     date_from, date_to = window(days)
     selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)
-    return normal(run_processor(processor, stats_type=KINDS[kind].type, selection=selection, period=period))
+    return normal(
+        run_processor(
+            processor, stats_type=KINDS[kind].type, selection=selection, period=period, rules=rules()
+        )
+    )
 
 
 @pytest.fixture
@@ -73,19 +84,20 @@ def test_default_processors_and_window(client, demo_data):
 
 def test_last_stats_are_the_newest_snapshots(client, app):
     """Independent of the processors: the means of the generator's own numbers on the last day."""
-    generator = Generator(seed=7, anrs=ANALYSES)
-    owner, _ = registry.create_client("hub client")
+    orgs = 4  # one analysis each: every released cell is backed by at least 3 of them
+    generator = Generator(seed=7, anrs=orgs)
+    owners = {anr["uuid"]: registry.create_client(f"org {i}")[0].id for i, anr in enumerate(generator.anrs)}
     last = date.today() - timedelta(days=3)  # the newest data is older than today
-    records = [
-        NewRecord(
-            anr=item["anr"], type=item["type"], date=day, data=REGISTRY[item["type"]].load(item["data"])
-        )
-        for day, _anr, batch in generator.iter_batches(4, end=last)
-        for item in batch
-    ]
-    upsert_records(owner.id, records)
+    for day, anr, batch in generator.iter_batches(4, end=last):
+        records = [
+            NewRecord(
+                anr=item["anr"], type=item["type"], date=day, data=REGISTRY[item["type"]].load(item["data"])
+            )
+            for item in batch
+        ]
+        upsert_records(owners[anr], records)
     db.session.commit()
-    batches = [generator.day_batch(i, last) for i in range(ANALYSES)]
+    batches = [generator.day_batch(i, last) for i in range(orgs)]
 
     risks = client.get("/stats/risks.json?last_stats=1").get_json()
     assert risks["date_from"] == risks["date_to"] == last.isoformat()
@@ -104,7 +116,10 @@ def test_last_stats_are_the_newest_snapshots(client, app):
     for batch in batches:
         for item in batch[1]["data"]:
             uploaded.setdefault(item["uuid"], []).append(item)
+    assert by_uuid and all(len(uploaded[uuid]) >= 3 for uuid in by_uuid)  # k = 3 organisations
     for uuid, items in uploaded.items():
+        if uuid not in by_uuid:
+            continue  # suppressed: fewer than 3 organisations, or one dominates
         averages = by_uuid[uuid]["averages"]
         # means over the analyses that list the threat (the processor's documented rule)
         assert averages["count"] == pytest.approx(mean(i["count"] for i in items))
@@ -147,48 +162,45 @@ def test_no_client_identity_in_public_output(client, demo_data):
         assert not leaked, f"{url} leaks {leaked[:3]}"
 
 
-def test_map_markers_show_top_items_without_names(client, demo_data):
+def _store(owner_id: int, batch: list[dict], day: date) -> None:
+    records = [
+        NewRecord(anr=i["anr"], type=i["type"], date=day, data=REGISTRY[i["type"]].load(i["data"]))
+        for i in batch
+    ]
+    upsert_records(owner_id, records)
+
+
+def test_map_shows_no_lone_client(client, demo_data):
+    """Every demo client sits alone in its area: none of them is on the map."""
     body = client.get("/stats/map.json").get_json()
-    assert body["metric"] == "maxRisk"
-
-    def rounded(lat, lon):
-        return (round(lat, MAP_DECIMALS), round(lon, MAP_DECIMALS))
-
-    sited = [rounded(lat, lon) for _, lat, lon in DEMO_SITES[:ANALYSES] if lat is not None]
-    assert sorted((m["latitude"], m["longitude"]) for m in body["markers"]) == sorted(sited)
-    clients = {
-        rounded(c.latitude, c.longitude): c for c in db.session.query(Client) if c.latitude is not None
-    }
-    date_from, date_to = window(365)
-    for marker in body["markers"]:
-        assert set(marker) == {"latitude", "longitude", "threat", "vulnerability"}
-        owner = clients[(marker["latitude"], marker["longitude"])]
-        selection = StatsFilter(client_id=owner.id, date_from=date_from, date_to=date_to)
-        threats = run_processor(
-            "threat_average_on_date", stats_type="threat", selection=selection, period="year"
-        )
-        best = max(float(item["averages"]["maxRisk"]) for item in threats)
-        assert marker["threat"]["value"] == pytest.approx(best)
-        assert marker["threat"]["labels"] in [item["labels"] for item in threats]
+    assert body == {"metric": "maxRisk", "markers": []}
 
 
-def test_map_coordinates_are_rounded(client, app):
-    owner, _ = registry.create_client("precise")
-    registry.set_coordinates(owner.uuid, 49.611621, 6.131935)
-    generator = Generator(seed=3, anrs=1)
-    batch = generator.day_batch(0, date.today())
-    upsert_records(
-        owner.id,
-        [
-            NewRecord(
-                anr=i["anr"], type=i["type"], date=date.today(), data=REGISTRY[i["type"]].load(i["data"])
-            )
-            for i in batch
-        ],
-    )
+def test_map_shows_areas_of_k_sharing_clients(client, app):
+    """Three sharing clients in one area: one marker with what they release together; a fourth
+    that does not share is not counted, and a lone client elsewhere is absent."""
+    generator = Generator(seed=3, anrs=5)
+    day = date(2026, 3, 2)  # inside the widest window (ten years) for a long time
+    places = [(49.611, 6.131), (49.612, 6.132), (49.6149, 6.1349), (49.61, 6.13), (50.85, 4.35)]
+    for index, (lat, lon) in enumerate(places):
+        owner, _ = registry.create_client(f"org {index}", is_sharing_enabled=index != 3)
+        registry.set_coordinates(owner.uuid, lat, lon)
+        _store(owner.id, generator.day_batch(index, day), day)
     db.session.commit()
-    (marker,) = client.get("/stats/map.json").get_json()["markers"]
+    (marker,) = client.get("/stats/map.json", query_string={"days": 3660}).get_json()["markers"]
     assert (marker["latitude"], marker["longitude"]) == (49.6, 6.1)
+    # independently: the threat with the highest mean maxRisk among those all three list
+    threats = [
+        next(r for r in generator.day_batch(i, day) if r["type"] == "threat")["data"] for i in range(3)
+    ]
+    common = set.intersection(*({item["uuid"] for item in data} for data in threats))
+    means = {
+        uuid: mean(next(i["maxRisk"] for i in data if i["uuid"] == uuid) for data in threats)
+        for uuid in common
+    }
+    # released: one of the threats all three list (one may be suppressed by dominance)
+    assert any(marker["threat"]["value"] == pytest.approx(value) for value in means.values())
+    assert set(marker) == {"latitude", "longitude", "threat", "vulnerability"}
 
 
 def test_responses_are_cacheable(client, demo_data):

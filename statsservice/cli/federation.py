@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -13,25 +14,34 @@ from flask.cli import with_appcontext
 
 from statsservice import clock
 from statsservice.cli.options import DAY
-from statsservice.config import instance_secret
-from statsservice.domain.federation.aggregates import Outgoing, Withheld, build
-from statsservice.domain.federation.remote import RemoteHub
+from statsservice.domain.deidentify import aggregate_anr
+from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
+from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
+from statsservice.federation_http import RemoteHub
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
 from statsservice.text import plural
 
-SECRET_FILE = "federation_key"
+LABELLED = ("threat", "vulnerability", "compliance")
 
 
 @dataclass
 class PushPlan:
-    send: list[Outgoing] = field(default_factory=list)
-    delete: list[tuple[str, date, str]] = field(default_factory=list)  # (type, day, pseudonym)
-    unchanged: int = 0
+    """New releases of this run, and what was decided not to release."""
+
+    release: list[Outgoing] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
+    already: int = 0
+
+    @property
+    def suppressed(self) -> Counter:
+        total: Counter = Counter()
+        for item in [*self.release, *self.withheld]:
+            total.update(item.suppressed)
+        return total
 
 
 def _remote() -> RemoteHub:
@@ -48,36 +58,20 @@ def _remote() -> RemoteHub:
 
 
 def plan_push(date_from: date, date_to: date) -> PushPlan:
-    """Compare the aggregates of the window with what was delivered before."""
-    from statsservice.domain.deidentify import pseudonym
-
+    """The days of the window not released yet, each built once from the released cells."""
     cfg = current_app.config
-    secret = instance_secret(current_app.instance_path, SECRET_FILE)
-    delivered = store.deliveries(date_from, date_to)
+    rules = ReleaseRules.from_config(cfg)
+    released = store.releases(date_from, date_to)
     plan = PushPlan()
-    seen: set[tuple[str, date]] = set()
     for stats_type in TYPE_NAMES:
-        for day, records in store.iter_shared_days(stats_type, date_from, date_to):
-            result = build(
-                stats_type,
-                day,
-                records,
-                secret=secret,
-                min_analyses=cfg["FEDERATION_MIN_ANALYSES"],
-                strip=cfg["FEDERATION_STRIP_LABELS"],
-            )
-            if isinstance(result, Withheld):
-                plan.withheld.append(result)
+        for day in store.shared_days(stats_type, date_from, date_to):
+            if (stats_type, day) in released:
+                plan.already += 1
                 continue
-            seen.add((stats_type, day))
-            previous = delivered.get((stats_type, day))
-            if previous is not None and previous.digest == result.digest:
-                plan.unchanged += 1
-            else:
-                plan.send.append(result)
-    for stats_type, day in sorted(set(delivered) - seen):
-        # delivered before, now withheld or gone: withdraw it from the global hub
-        plan.delete.append((stats_type, day, pseudonym(secret, stats_type, day)))
+            label_type = stats_type if stats_type in LABELLED else ""
+            counted = store.day_input(stats_type, day, label_type, rules.min_clients)
+            result = build(counted, rules, strip=cfg["FEDERATION_STRIP_LABELS"])
+            (plan.withheld if isinstance(result, Withheld) else plan.release).append(result)
     return plan
 
 
@@ -107,68 +101,89 @@ def _failure(exc: requests.RequestException, server: str) -> str:
     return f"{exc.__class__.__name__} at {url}"
 
 
+def _withdraw(day: date) -> None:
+    """Delete every type's aggregate of ``day`` on the global hub; never send that day again."""
+    remote = _remote()
+    failed = []
+    for stats_type in TYPE_NAMES:
+        try:
+            response = remote.delete_analysis(aggregate_anr(stats_type, day))
+            ok = response.status_code in (204, 404)
+        except requests.RequestException:
+            ok = False
+        if not ok:
+            failed.append(stats_type)
+            continue
+        store.mark_withdrawn(stats_type, day)
+        db.session.commit()
+    record_job("push", not failed)
+    if failed:
+        raise click.ClickException(f"could not withdraw {day} ({', '.join(failed)}): run it again")
+    click.echo(f"withdrawn {day}: every type deleted on the global hub, never sent again")
+
+
 @command("stats_push")
-@click.option("--date-from", type=DAY, help="First day (default: window before today).")
-@click.option("--date-to", type=DAY, help="Last day (default: today).")
+@click.option("--date-from", type=DAY, help="First day (default: window before the last final day).")
+@click.option(
+    "--date-to", type=DAY, help="Last day (default and latest: FEDERATION_DELAY_DAYS before today)."
+)
 @click.option("--dry-run", is_flag=True, help="Print exactly what would leave the hub; send nothing.")
+@click.option(
+    "--withdraw",
+    "withdraw_day",
+    type=DAY,
+    help="Delete this released day on the global hub (every type); it is never sent again.",
+)
 @with_appcontext
-def stats_push(date_from, date_to, dry_run: bool) -> None:
-    """Push de-identified aggregates of sharing clients to the global hub."""
+def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
+    """Release each final day once: de-identified aggregates of sharing clients' released cells."""
     cfg = current_app.config
-    day_to = date_to.date() if date_to else clock.today()
+    if withdraw_day:
+        _withdraw(withdraw_day.date())
+        return
+    final = last_final_day(clock.today(), cfg["FEDERATION_DELAY_DAYS"])
+    day_to = min(date_to.date(), final) if date_to else final
     day_from = date_from.date() if date_from else day_to - timedelta(days=cfg["FEDERATION_WINDOW_DAYS"])
     if day_from > day_to:
-        raise click.ClickException("--date-from is after --date-to")
+        raise click.ClickException(f"--date-from is after --date-to (days up to {final} are final)")
     plan = plan_push(day_from, day_to)
     for item in plan.withheld:
-        click.echo(
-            f"withheld {item.type} {item.date}: {plural(item.analyses, 'analysis', 'analyses')} "
-            f"< {cfg['FEDERATION_MIN_ANALYSES']}"
-        )
+        click.echo(f"withheld {item.type} {item.date}: {item.reason}")
+    suppressed = plan.suppressed
+    counts = f"suppressed_k {suppressed['k']}, suppressed_dominance {suppressed['dominance']}"
     if dry_run:
-        for item in plan.send:
+        for item in plan.release:
             click.echo(json.dumps(item.payload, sort_keys=True, ensure_ascii=False))
-        for stats_type, day, anr in plan.delete:
-            click.echo(json.dumps({"delete": anr, "type": stats_type, "date": day.isoformat()}))
         click.echo(
-            f"dry run: would send {len(plan.send)}, delete {len(plan.delete)}; "
-            f"unchanged {plan.unchanged}, withheld {len(plan.withheld)}"
+            f"dry run: would release {len(plan.release)}; already released {plan.already}, "
+            f"withheld {len(plan.withheld)}, {counts}"
         )
         return
 
     remote = _remote()
-    sent = failed = deleted = 0
+    for item in plan.release:  # fixed before sending: a retry re-sends these very bytes
+        store.add_release(item.type, item.date, item.payload, item.digest, item.analyses)
+    db.session.commit()
+    outbox = store.pending()
+    sent = failed = 0
     size = max(1, cfg["FEDERATION_BATCH_SIZE"])
-    batches = [plan.send[i : i + size] for i in range(0, len(plan.send), size)]
+    batches = [outbox[i : i + size] for i in range(0, len(outbox), size)]
     for number, batch in enumerate(batches, 1):
         try:
-            response = remote.post_stats([item.payload for item in batch])
+            response = remote.post_stats([row.payload for row in batch])
             stored, reason = _stored_indexes(response, len(batch)), _describe(response)
         except requests.RequestException as exc:
             stored, reason = set(), _failure(exc, cfg["REMOTE_STATS_SERVER"])
         for index in stored:
-            item = batch[index]
-            store.mark_delivered(item.type, item.date, item.digest, item.analyses)
+            store.mark_delivered(batch[index])
         db.session.commit()  # what was delivered stays recorded even if a later batch fails
         sent += len(stored)
         failed += len(batch) - len(stored)
         status = "ok" if len(stored) == len(batch) else f"failed {len(batch) - len(stored)} ({reason})"
         click.echo(f"batch {number}/{len(batches)}: {len(stored)} sent, {status}")
-    for stats_type, day, anr in plan.delete:
-        try:
-            response = remote.delete_analysis(anr)
-            ok = response.status_code in (204, 404)
-        except requests.RequestException:
-            ok = False
-        if ok:
-            store.forget_delivery(stats_type, day)
-            db.session.commit()
-            deleted += 1
-        else:
-            failed += 1
     click.echo(
-        f"summary: sent {sent}, unchanged {plan.unchanged}, withheld {len(plan.withheld)}, "
-        f"withdrawn {deleted}, failed {failed}"
+        f"summary: sent {sent}, released {len(plan.release)}, already {plan.already}, "
+        f"withheld {len(plan.withheld)}, {counts}, failed {failed}"
     )
     record_job("push", failed == 0)
     if failed:

@@ -8,7 +8,9 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from statsservice.domain.release import ReleaseRules
 from statsservice.extensions import db
+from statsservice.storage.cells import key_sums
 from statsservice.storage.models import Client, CommunitySeries, Stats
 from statsservice.storage.stats import StatsFilter, _apply
 
@@ -65,10 +67,16 @@ def has_records(stats_type: str | None = None) -> bool:
 
 
 def mapped_clients() -> list[MappedClient]:
-    """Active clients with both coordinates, in a stable order."""
+    """Active, sharing clients with both coordinates, in a stable order (a client that does not
+    share is not on the map at all)."""
     rows = db.session.execute(
         select(Client.id, Client.latitude, Client.longitude, Client.local)
-        .where(Client.is_active.is_(True), Client.latitude.is_not(None), Client.longitude.is_not(None))
+        .where(
+            Client.is_active.is_(True),
+            Client.is_sharing_enabled.is_(True),
+            Client.latitude.is_not(None),
+            Client.longitude.is_not(None),
+        )
         .order_by(Client.id)
     )
     return [MappedClient(id=r.id, latitude=r.latitude, longitude=r.longitude, local=r.local) for r in rows]
@@ -101,3 +109,25 @@ def coverage(selection: StatsFilter) -> tuple[int, int]:
         db.session.scalar(select(func.coalesce(func.sum(per_hub.c.n), 0))) or 0
     )
     return int(organisations or 0), int(analyses)
+
+
+def top_released(
+    stats_type: str, client_ids: list[int], date_from: date, date_to: date, rules: ReleaseRules, index: int
+) -> tuple[str, float] | None:
+    """Among the elements of some clients' records that pass ``rules`` over the window, the one
+    with the highest weighted mean of ``m{index + 1}``: (key, mean), or None."""
+    where = [
+        Stats.type == stats_type,
+        Stats.client_id.in_(client_ids),
+        Stats.date >= date_from,
+        Stats.date <= date_to,
+    ]
+    best: tuple[str, float] | None = None
+    for row in db.session.connection().execute(key_sums([], where)):
+        key, n, sums, clients, top = row[0], float(row[5]), row[6:9], int(row[9]), float(row[10])
+        if not n or not rules.allows(clients, n, top):
+            continue
+        mean = float(sums[index]) / n
+        if best is None or (mean, key) > (best[1], best[0]):
+            best = (key, mean)
+    return best

@@ -1,67 +1,99 @@
-"""Queries behind federation: the records a push aggregates, its delivery watermark, and the
-community series a pull stores."""
+"""Queries behind federation: the per-key sums of a day over sharing clients (the same SQL the
+processors' ``rollup_day`` is built with), the release-once outbox, and the community series a
+pull stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from statsservice.clock import utcnow
+from statsservice.domain.federation.aggregates import CellCount, DayInput
+from statsservice.domain.stats_types.base import KeySums
 from statsservice.extensions import db
+from statsservice.storage.cells import key_sums, record_sums
 from statsservice.storage.models import Client, CommunitySeries, FederationDelivery, Stats
+from statsservice.storage.processed import labels_for
+
+PENDING, DELIVERED, WITHDRAWN = "pending", "delivered", "withdrawn"
 
 
-def iter_shared_days(
-    stats_type: str, date_from: date, date_to: date
-) -> Iterator[tuple[date, list[tuple[Any, int]]]]:
-    """Per day, the ``(data, n)`` of every record of sharing-enabled clients, streamed."""
+def _sharing() -> list[ColumnElement]:
+    return [Client.is_sharing_enabled.is_(True), Client.is_active.is_(True), Client.local.is_(True)]
+
+
+def shared_days(stats_type: str, date_from: date, date_to: date) -> list[date]:
+    """Days of the window with records of sharing clients, oldest first."""
     query = (
-        select(Stats.date, Stats.data, Stats.n)
+        select(Stats.date)
         .join(Client, Client.id == Stats.client_id)
-        .where(
-            Client.is_sharing_enabled.is_(True),
-            Client.is_active.is_(True),
-            Stats.type == stats_type,
-            Stats.date >= date_from,
-            Stats.date <= date_to,
-        )
+        .where(*_sharing(), Stats.type == stats_type, Stats.date >= date_from, Stats.date <= date_to)
+        .group_by(Stats.date)
         .order_by(Stats.date)
-        .execution_options(yield_per=500)
     )
-    rows = db.session.execute(query)
-    for day, group in groupby(rows, key=lambda row: row.date):
-        yield day, [(row.data, row.n) for row in group]
+    return list(db.session.scalars(query))
 
 
-def deliveries(date_from: date, date_to: date) -> dict[tuple[str, date], FederationDelivery]:
-    query = select(FederationDelivery).where(
-        FederationDelivery.date >= date_from, FederationDelivery.date <= date_to
-    )
+def day_input(stats_type: str, day: date, label_type: str, min_clients: int) -> DayInput:
+    """Per rollup key of one day over sharing clients: sums, organisations and top share."""
+    where = [*_sharing(), Stats.type == stats_type, Stats.date == day]
+    connection = db.session.connection()
+    record = connection.execute(record_sums([], where)).one()
+    cells = [
+        CellCount(KeySums((k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3))), int(c), float(t))
+        for k1, k2, k3, k4, _entries, n, s1, s2, s3, c, t in connection.execute(key_sums([], where))
+    ]
+    labels = {}
+    if label_type:
+        keys = {c.sums.key[0] for c in cells} | {f"{c.sums.key[0]}/{c.sums.key[1]}" for c in cells}
+        labels = labels_for(label_type, keys, needed=min_clients, sharing_only=True)
+    return DayInput(stats_type, day, float(record[5] or 0), int(record[9] or 0), cells, labels)
+
+
+def releases(
+    date_from: date | None = None, date_to: date | None = None
+) -> dict[tuple[str, date], FederationDelivery]:
+    """Outbox rows (any status) in the window: days already released, or being released."""
+    query = select(FederationDelivery)
+    if date_from:
+        query = query.where(FederationDelivery.date >= date_from)
+    if date_to:
+        query = query.where(FederationDelivery.date <= date_to)
     return {(d.type, d.date): d for d in db.session.scalars(query)}
 
 
-def mark_delivered(stats_type: str, day: date, digest: str, analyses: int) -> None:
+def pending() -> list[FederationDelivery]:
+    query = select(FederationDelivery).where(FederationDelivery.status == PENDING)
+    return list(db.session.scalars(query.order_by(FederationDelivery.date, FederationDelivery.type)))
+
+
+def add_release(stats_type: str, day: date, payload: dict[str, Any], digest: str, analyses: int) -> None:
+    """Fix the payload of a day's release (the caller commits before sending it)."""
+    db.session.add(
+        FederationDelivery(
+            type=stats_type, date=day, digest=digest, analyses=analyses, payload=payload, status=PENDING
+        )
+    )
+
+
+def mark_delivered(row: FederationDelivery) -> None:
+    row.status, row.delivered_at = DELIVERED, utcnow()
+
+
+def mark_withdrawn(stats_type: str, day: date) -> None:
+    """Record a withdrawn (type, day): never sent again, whatever its data becomes."""
     row = db.session.scalar(
         select(FederationDelivery).where(
             FederationDelivery.type == stats_type, FederationDelivery.date == day
         )
     )
     if row is None:
-        row = FederationDelivery(type=stats_type, date=day)
+        row = FederationDelivery(type=stats_type, date=day, digest="", analyses=0)
         db.session.add(row)
-    row.digest, row.analyses, row.delivered_at = digest, analyses, utcnow()
-
-
-def forget_delivery(stats_type: str, day: date) -> None:
-    db.session.execute(
-        delete(FederationDelivery).where(
-            FederationDelivery.type == stats_type, FederationDelivery.date == day
-        )
-    )
+    row.status, row.payload, row.delivered_at = WITHDRAWN, None, utcnow()
 
 
 def replace_community_series(series: list[dict[str, Any]]) -> None:

@@ -118,22 +118,30 @@ class Rollup(db.Model):
     n: Mapped[float] = mapped_column(Float, default=1.0)
 
 
-class Label(db.Model):
-    """Latest labels seen for a knowledge-base item (threat, vulnerability, referential, category)."""
+class ClientLabel(db.Model):
+    """The labels one client last uploaded for a knowledge-base item (threat, vulnerability,
+    referential, category). Per client, so nobody renames an object for everyone; whole-hub
+    answers use the labels most clients use. Deleted with their client."""
 
-    __tablename__ = "label"
-    __table_args__ = (UniqueConstraint("type", "key", name="uq_label_type_key"),)
+    __tablename__ = "client_label"
+    __table_args__ = (
+        UniqueConstraint("client_id", "type", "key", name="uq_client_label_client_type_key"),
+        Index("ix_client_label_type_key", "type", "key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(255))
     labels: Mapped[object] = mapped_column(JSONType)
 
 
 class FederationDelivery(db.Model):
-    """What this hub last delivered to the global hub for one (type, day): the outbox watermark.
+    """The release of one (type, day) to the global hub: an outbox row.
 
-    ``digest`` is the SHA-256 of the aggregate as sent; a run re-sends a day only when it differs.
+    A day is released once (SPEC §7): its ``payload`` is fixed when first planned and only that
+    payload is ever sent, retried while ``status`` is ``pending``; then ``delivered`` (or
+    ``withdrawn`` by an operator). ``digest`` is the SHA-256 of the payload.
     """
 
     __tablename__ = "federation_delivery"
@@ -144,7 +152,9 @@ class FederationDelivery(db.Model):
     date: Mapped[date] = mapped_column(Date)
     digest: Mapped[str] = mapped_column(String(64))
     analyses: Mapped[int] = mapped_column(Integer)
-    delivered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    payload: Mapped[object | None] = mapped_column(JSONType, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class CommunitySeries(db.Model):
@@ -205,6 +215,10 @@ class RollupDay(db.Model):
     s1: Mapped[float] = mapped_column(Float)
     s2: Mapped[float] = mapped_column(Float)
     s3: Mapped[float] = mapped_column(Float)
+    #: distinct organisations (clients) behind the key that day
+    clients: Mapped[int] = mapped_column(Integer, default=0)
+    #: the largest share one organisation holds of any of ``s1..s3`` (dominance rule)
+    top: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class RollupDayStale(db.Model):

@@ -24,18 +24,20 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    case,
     cast,
     delete,
     func,
     insert,
-    literal,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from statsservice.domain.processors import Aggregate, Cell, Plan, check_period, get_processor
+from statsservice.domain.release import ReleaseRules, majority_label
 from statsservice.extensions import db
-from statsservice.storage.models import Client, Label, Rollup, RollupDay, RollupDayStale, Stats
+from statsservice.storage.cells import key_sums, record_sums
+from statsservice.storage.models import Client, ClientLabel, Rollup, RollupDay, RollupDayStale, Stats
 from statsservice.storage.stats import StatsFilter
 from statsservice.storage.stats import _apply as apply_filter
 
@@ -43,6 +45,8 @@ from statsservice.storage.stats import _apply as apply_filter
 REBUILD_DAYS = 31
 #: values per IN (...) list, well under every database's bind-parameter limit
 CHUNK = 1000
+#: organisations counted for a row of a hub client (an aggregate another hub already released)
+RELEASED = 10**9
 #: first half of the advisory-lock key that serialises rebuilds of one type (PostgreSQL)
 LOCK_CLASS = 0x524F4C4C  # "ROLL"
 
@@ -54,8 +58,12 @@ def run_processor(
     params: dict | None = None,
     selection: StatsFilter,
     period: str = "day",
+    rules: ReleaseRules | None = None,
 ) -> Any:
     """Run processor ``name`` over ``selection`` (its ``type`` is the processor's).
+
+    ``rules``: for a whole-hub selection, the release rules every cell must pass (public routes,
+    a user's answer without ``anrs``); cells that fail are absent, labels are the majority's.
 
     Raises ``ProcessorError`` for an unknown processor, one that does not fit ``stats_type``,
     bad ``params`` or an unknown ``period``. A whole-hub selection may first rebuild stale days,
@@ -68,10 +76,13 @@ def run_processor(
     plan = processor.plan(options)
     if selection.client_id is None and not selection.anrs:
         refresh_days(processor.type, selection.date_from, selection.date_to)
-        cells, weights = _from_days(selection, bucket_period, plan)
+        cells, weights = _from_days(selection, bucket_period, plan, rules)
     else:
         cells, weights = _from_rollups(selection, bucket_period, plan)
-    labels = _labels(processor.label_type, processor.label_keys(cells)) if processor.label_type else {}
+    labels: dict[str, dict[str, str]] = {}
+    if processor.label_type:
+        needed = rules.min_clients if rules else 1
+        labels = labels_for(processor.label_type, processor.label_keys(cells), selection.client_id, needed)
     return processor.shape(Aggregate(cells=cells, weights=weights, labels=labels), options)
 
 
@@ -128,8 +139,20 @@ def _record_key(model: Any) -> ColumnElement:
     return and_(model.k1 == "", model.k2 == "", model.k3 == "", model.k4 == "")
 
 
-def _from_days(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
-    """Whole-hub sums from ``rollup_day``."""
+def _released(rules: ReleaseRules) -> list[ColumnElement]:
+    """HAVING clauses: every day of a cell passes the rules (a period cell is released only when
+    each of its days is, so no day can be read off a month minus its other days). Rows of hub
+    clients hold aggregates already released by their hub."""
+    d = RollupDay
+    return [
+        func.min(case((d.local.is_(True), d.clients), else_=RELEASED)) >= rules.min_clients,
+        func.min(d.n) >= rules.min_analyses,
+        func.max(case((d.local.is_(True), d.top), else_=0.0)) <= rules.dominance,
+    ]
+
+
+def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRules | None = None) -> Sums:
+    """Whole-hub sums from ``rollup_day``, only of released cells when ``rules`` are given."""
     d = RollupDay
     scope = [d.type == f.type]
     if f.date_from:
@@ -142,6 +165,8 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
     sums = [func.sum(d.n), func.sum(d.s1), func.sum(d.s2), func.sum(d.s3)]
     columns, group = _grouped(keys, sums, period, d.date)
     query = select(*columns).where(*scope, ~_record_key(d), *_matching(plan, d)).group_by(*group)
+    if rules is not None:
+        query = query.having(*_released(rules))
     cells = _cells(query, period is not None)
     weights: dict[date | None, float] = {}
     if plan.record_weights:
@@ -175,12 +200,35 @@ def _weights(query: Select, period: str | None) -> dict[date | None, float]:
     return out
 
 
-def _labels(label_type: str, keys: Iterable[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def labels_for(
+    label_type: str,
+    keys: Iterable[str],
+    client_id: int | None = None,
+    needed: int = 1,
+    *,
+    sharing_only: bool = False,
+) -> dict[str, dict[str, str]]:
+    """Labels of ``keys``: one client's own (``client_id``), or else those most clients use,
+    kept only when at least ``needed`` clients use them (a hub client's vote counts as released).
+    ``sharing_only``: votes of sharing, active local clients only (what a push may carry)."""
+    votes: dict[str, list[dict[str, str]]] = {}
     for chunk in _chunks(sorted(keys), CHUNK):
-        query = select(Label.key, Label.labels).where(Label.type == label_type, Label.key.in_(chunk))
-        out.update({key: labels for key, labels in db.session.execute(query)})
-    return out
+        query = (
+            select(ClientLabel.key, ClientLabel.labels, Client.local)
+            .join(Client, Client.id == ClientLabel.client_id)
+            .where(ClientLabel.type == label_type, ClientLabel.key.in_(chunk))
+        )
+        if client_id is not None:
+            query = query.where(ClientLabel.client_id == client_id)
+        if sharing_only:
+            query = query.where(
+                Client.is_sharing_enabled.is_(True), Client.is_active.is_(True), Client.local.is_(True)
+            )
+        for key, labels, local in db.session.execute(query):
+            votes.setdefault(key, []).extend([labels] * (1 if local else max(1, needed)))
+    if client_id is not None:
+        return {key: found[0] for key, found in votes.items()}
+    return {key: label for key, found in votes.items() if (label := majority_label(found, needed))}
 
 
 # --- keeping rollup_day fresh ----------------------------------------------------------------
@@ -226,50 +274,16 @@ def refresh_days(stats_type: str, date_from: date | None = None, date_to: date |
 
 
 def _rebuild(stats_type: str, days: Sequence[date]) -> None:
-    """Replace the ``rollup_day`` rows of ``days`` by sums over the current rollups and records."""
-    d, r = RollupDay, Rollup
-    records = and_(Stats.type == stats_type, Stats.date.in_(days))
+    """Replace the ``rollup_day`` rows of ``days`` by sums over the current rollups and records,
+    with the organisations behind each key and the largest share one of them holds."""
+    d = RollupDay
+    records = [Stats.type == stats_type, Stats.date.in_(days)]
     db.session.execute(delete(d).where(d.type == stats_type, d.date.in_(days)))
-    key = [Stats.type, Stats.date, Client.local, r.k1, r.k2, r.k3, r.k4]
-    elements = (
-        select(
-            *key,
-            func.count(),
-            func.sum(r.n),
-            func.sum(r.n * r.m1),
-            func.sum(r.n * r.m2),
-            func.sum(r.n * r.m3),
-        )
-        .select_from(r)
-        .join(Stats, Stats.id == r.stats_id)
-        .join(Client, Client.id == Stats.client_id)
-        .where(records)
-        .group_by(*key)
-    )
-    empty, zero = literal(""), literal(0.0)
-    whole_records = (
-        select(
-            Stats.type,
-            Stats.date,
-            Client.local,
-            empty,
-            empty,
-            empty,
-            empty,
-            func.count(),
-            func.sum(Stats.n),
-            zero,
-            zero,
-            zero,
-        )
-        .select_from(Stats)
-        .join(Client, Client.id == Stats.client_id)
-        .where(records)
-        .group_by(Stats.type, Stats.date, Client.local)
-    )
+    group = [Stats.type, Stats.date, Client.local]
     target = [d.type, d.date, d.local, d.k1, d.k2, d.k3, d.k4, d.entries, d.n, d.s1, d.s2, d.s3]
-    db.session.execute(insert(d).from_select(target, elements))
-    db.session.execute(insert(d).from_select(target, whole_records))
+    target += [d.clients, d.top]
+    db.session.execute(insert(d).from_select(target, key_sums(group, records)))
+    db.session.execute(insert(d).from_select(target, record_sums(group, records)))
 
 
 def stale_days(stats_type: str | None = None) -> int:
@@ -285,4 +299,4 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-__all__ = ["bucket", "refresh_days", "run_processor", "stale_days"]
+__all__ = ["bucket", "labels_for", "refresh_days", "run_processor", "stale_days"]

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 
 from statsservice.domain.retention import Snapshot, digest
 from statsservice.extensions import db
-from statsservice.storage.models import Client, FederationDelivery, Stats
+from statsservice.storage.models import Client, ClientLabel, Stats
 
 DELETE_CHUNK = 500
 
@@ -22,12 +22,23 @@ def count_before(cutoff: date) -> int:
 def purge_before(cutoff: date) -> int:
     """Delete every record dated before ``cutoff``; the caller commits (one transaction).
 
-    The federation watermark of those days goes too: a later ``stats_push`` then treats them as
-    never delivered rather than withdrawing them from the global hub, whose retention is its own.
+    The federation outbox of those days stays: a day is released once, whatever happens to its
+    records (the global hub's retention is its own). Labels go with the last record of their
+    client and type: nobody's free text outlives their data.
     """
     removed = db.session.execute(delete(Stats).where(Stats.date < cutoff)).rowcount
-    db.session.execute(delete(FederationDelivery).where(FederationDelivery.date < cutoff))
+    forget_orphan_labels()
     return removed
+
+
+def forget_orphan_labels() -> int:
+    """Delete the labels of a client for a type it has no record of any more."""
+    still_used = (
+        select(Stats.id)
+        .where(Stats.client_id == ClientLabel.client_id, Stats.type == ClientLabel.type)
+        .exists()
+    )
+    return db.session.execute(delete(ClientLabel).where(~still_used)).rowcount
 
 
 def iter_snapshots(stats_type: str | None = None, before: date | None = None) -> Iterator[Snapshot]:

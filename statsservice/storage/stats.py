@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
-from statsservice.storage.models import Label, Rollup, Stats
+from statsservice.storage.models import ClientLabel, Rollup, Stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
         for entry in stats_type.labels(row.data):
             labels[(row.type, entry.key)] = entry.labels
     _insert_rollups(rollups)
-    _upsert_labels(labels)
+    _upsert_labels(client_id, labels)
     return stored
 
 
@@ -123,15 +123,19 @@ def _insert_rollups(rows: list[tuple[Any, ...]]) -> None:
     connection.execute(insert(table), [dict(zip(ROLLUP_COLUMNS, row, strict=True)) for row in rows])
 
 
-def _upsert_labels(labels: dict[tuple[str, str], dict[str, str]]) -> None:
+def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
+    """The client's own labels (latest upload wins, for this client only)."""
     if not labels:
         return
     dialect = db.session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [{"type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())]
-    statement = insert_fn(Label)
+    rows = [
+        {"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())
+    ]
+    statement = insert_fn(ClientLabel)
     statement = statement.on_conflict_do_update(
-        index_elements=[Label.type, Label.key], set_={"labels": statement.excluded.labels}
+        index_elements=[ClientLabel.client_id, ClientLabel.type, ClientLabel.key],
+        set_={"labels": statement.excluded.labels},
     )
     db.session.execute(statement, rows)
 

@@ -3,15 +3,19 @@ processors as ``/api/v1/stats/processed/`` (no aggregation of its own here)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask import current_app
+
 from statsservice import clock
 from statsservice.domain.processors import ProcessorError
+from statsservice.domain.release import ReleaseRules
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
-from statsservice.storage.processed import run_processor
+from statsservice.storage.processed import labels_for, run_processor
 from statsservice.storage.stats import StatsFilter
 
 
@@ -32,6 +36,8 @@ KINDS: dict[str, Kind] = {
 }
 #: what ranks a client's top threat and vulnerability on the map (an ``averages`` key)
 MAP_METRIC = "maxRisk"
+MAP_INDEX = 1  # MAP_METRIC is the rollup's m2
+EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
 #: map coordinates are published with this many decimals (0.1° is about 11 km)
 MAP_DECIMALS = 1
 #: query parameters handed to the processor as its ``processor_params``
@@ -99,39 +105,51 @@ def run_named(
     """Run a processor; its ``ProcessorError`` becomes a 400 naming the public parameter."""
     try:
         return run_processor(
-            name, stats_type=stats_type, params=params or None, selection=selection, period=period
+            name,
+            stats_type=stats_type,
+            params=params or None,
+            selection=selection,
+            period=period,
+            rules=ReleaseRules.from_config(current_app.config),
         )
     except ProcessorError as exc:
         field = FIELDS.get(exc.field, exc.field.removeprefix("processor_params."))
         raise ApiError(400, exc.message, {field: [exc.message]}) from None
 
 
-def _top(items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The object of a threat/vulnerability series with the highest average ``MAP_METRIC``."""
-    if not items:
+def _top(
+    stats_type: str, ids: list[int], date_from: date, date_to: date, rules: ReleaseRules
+) -> dict[str, Any] | None:
+    """The released object of an area's clients with the highest mean ``MAP_METRIC``."""
+    found = dashboard.top_released(stats_type, ids, date_from, date_to, rules, MAP_INDEX)
+    if found is None:
         return None
-    best = max(items, key=lambda item: item["averages"][MAP_METRIC])
-    return {"labels": best["labels"], "value": float(best["averages"][MAP_METRIC])}
+    key, value = found
+    labels = labels_for(stats_type, [key], needed=rules.min_clients).get(key, {})
+    return {"labels": {**EMPTY_LABELS, **labels}, "value": value}
 
 
 def markers(params: dict[str, Any], *, local_only: bool = False) -> dict[str, Any]:
-    """One marker per client with coordinates and data in the window: its top threat and vulnerability."""
+    """One marker per area (coordinates rounded to ``MAP_DECIMALS``) where at least k sharing
+    organisations are, with the top threat and vulnerability they release together over the
+    window; an area with fewer is not on the map (it would point at one organisation)."""
     date_from, date_to = chosen_window(params)
-    out = []
+    rules = ReleaseRules.from_config(current_app.config)
+    areas: dict[tuple[float, float], list[int]] = defaultdict(list)
     for client in dashboard.mapped_clients():
         if local_only and not client.local:
             continue
-        selection = StatsFilter(client_id=client.id, date_from=date_from, date_to=date_to)
-        threat = _top(run_named("threat_average_on_date", "threat", selection, "year"))
-        vulnerability = _top(run_named("vulnerability_average_on_date", "vulnerability", selection, "year"))
+        area = (round(client.latitude, MAP_DECIMALS), round(client.longitude, MAP_DECIMALS))
+        areas[area].append(client.id)
+    out = []
+    for (latitude, longitude), ids in sorted(areas.items()):
+        if len(ids) < rules.min_clients:
+            continue
+        threat = _top("threat", ids, date_from, date_to, rules)
+        vulnerability = _top("vulnerability", ids, date_from, date_to, rules)
         if threat is None and vulnerability is None:
             continue
         out.append(
-            {
-                "latitude": round(client.latitude, MAP_DECIMALS),
-                "longitude": round(client.longitude, MAP_DECIMALS),
-                "threat": threat,
-                "vulnerability": vulnerability,
-            }
+            {"latitude": latitude, "longitude": longitude, "threat": threat, "vulnerability": vulnerability}
         )
     return {"metric": MAP_METRIC, "markers": out, "date_from": date_from, "date_to": date_to}

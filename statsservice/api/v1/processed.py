@@ -2,7 +2,8 @@
 
 Parameters come in a JSON body (what the Front Office sends) or in the query string. A user
 client's ``anrs`` select among its own analyses; without ``anrs`` the answer covers the whole
-hub, as the public routes do. An admin's ``anrs`` select across every client.
+hub, as the public routes do, with only the cells the release rules allow (SPEC §7). An admin's
+``anrs`` select across every client.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from statsservice.api.v1.params import HubBlueprint
 from statsservice.api.v1.schemas import StrictDate, UUIDList
 from statsservice.domain.processors import PERIODS, PROCESSORS, ProcessorError
 from statsservice.domain.processors.base import Flag
+from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.errors import ApiError
 from statsservice.storage.processed import run_processor
@@ -134,6 +136,7 @@ class Processed(MethodView):
             anrs=anrs,
             local_only=params["local_stats_only"],
         )
+        whole_hub = selection.client_id is None and not anrs
         try:
             data = run_processor(
                 params["processor"],
@@ -141,6 +144,8 @@ class Processed(MethodView):
                 params=params["processor_params"],
                 selection=selection,
                 period=params["aggregation_period"],
+                # the whole hub is other organisations' data too: only released cells (SPEC §7)
+                rules=ReleaseRules.from_config(current_app.config) if whole_hub else None,
             )
         except ProcessorError as exc:
             raise ApiError(400, exc.message, {exc.field: [exc.message]}) from None

@@ -9,6 +9,7 @@ schema) but never stricter: whatever the document calls invalid, the hub refuses
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from marshmallow import ValidationError, post_load, validate
 
 from statsservice import clock
 from statsservice.api.v1 import ErrorSchema
+from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.processors.base import Flag
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
 from statsservice.domain.stats_types.fields import IntKeyMap, Number
@@ -96,20 +98,47 @@ def _record_date(value: date) -> None:
         raise ValidationError(f"must be between {EARLIEST_DATE} and {latest}")
 
 
-def weight_paths(data: Any, prefix: str = "data") -> list[str]:
-    """Paths of element weights ``n`` in normalised data (shallow: data schemas bound the depth)."""
-    found: list[str] = []
+def weights(data: Any, prefix: str = "data") -> list[tuple[str, float]]:
+    """(path, value) of element weights ``n`` in normalised data (data schemas bound the depth)."""
+    found: list[tuple[str, float]] = []
     if isinstance(data, dict):
         for key, value in data.items():
             path = f"{prefix}.{key}"
             if key == "n":
-                found.append(path)
+                found.append((path, value))
             else:
-                found.extend(weight_paths(value, path))
+                found.extend(weights(value, path))
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            found.extend(weight_paths(value, f"{prefix}.{index}"))
+            found.extend(weights(value, f"{prefix}.{index}"))
     return found
+
+
+def weight_paths(data: Any, prefix: str = "data") -> list[str]:
+    """Paths of element weights ``n`` in normalised data."""
+    return [path for path, _ in weights(data, prefix)]
+
+
+@dataclass(frozen=True)
+class HubLimits:
+    """What a global hub accepts from a hub client (SPEC §7): its own k, and a maximum weight."""
+
+    min_weight: int = 3
+    max_weight: int = 100_000
+
+    def errors(self, n: int | None, data: Any) -> dict[str, list[str]]:
+        """Reasons to refuse an aggregate, by field path; none when it may be stored."""
+        if n is None:
+            return {"n": ["a hub's aggregate must say how many analyses are behind it"]}
+        out: dict[str, list[str]] = {}
+        if not self.min_weight <= n <= self.max_weight:
+            out["n"] = [f"must be between {self.min_weight} (this hub's k) and {self.max_weight}"]
+        for path, value in weights(data):
+            if not self.min_weight <= value <= self.max_weight:
+                out[path] = [
+                    f"an element must weigh between {self.min_weight} (this hub's k) and {self.max_weight}"
+                ]
+        return out
 
 
 class StatsRecordSchema(ma.Schema):
@@ -131,9 +160,10 @@ class StatsRecordSchema(ma.Schema):
         strict=True, validate=validate.Range(1, MAX_WEIGHT), load_default=None, allow_none=False
     )
 
-    def __init__(self, *, hub_client: bool, **kwargs: Any):
+    def __init__(self, *, hub_client: bool, limits: HubLimits | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.hub_client = hub_client
+        self.limits = limits or HubLimits()
 
     @post_load
     def _to_record(self, record: dict, **kwargs: Any) -> NewRecord:
@@ -146,6 +176,12 @@ class StatsRecordSchema(ma.Schema):
             if refused:
                 reason = "weights are accepted only from hub clients (federation)"
                 raise ValidationError({path: [reason] for path in refused})
+        else:
+            refused_weights = self.limits.errors(record["n"], data)
+            if refused_weights:
+                raise ValidationError(refused_weights)
+            # keyed by (pushing hub, type, day): the name a hub chose does not matter
+            record["anr"] = aggregate_anr(record["type"], record["date"])
         return NewRecord(
             anr=record["anr"],
             type=record["type"],

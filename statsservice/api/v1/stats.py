@@ -24,6 +24,7 @@ from statsservice.api.v1.params import HubBlueprint, request_json, text_errors
 from statsservice.api.v1.schemas import (
     MAX_PAGE,
     UPLOAD_BODY,
+    HubLimits,
     StatsListSchema,
     StatsQuerySchema,
     StatsRecordSchema,
@@ -114,6 +115,8 @@ class StatsCollection(MethodView):
 
         records, errors = _validate(body, hub_client=not client.local)
         _refuse_taken_uuids(client.id, records, errors)
+        if not client.local:
+            _refuse_rewrites(client.id, records, errors)
         refused = sorted(set(range(len(body))) - set(records))
         if not records:
             report = _report(f"no record stored: {len(refused)} refused", errors, [], refused)
@@ -142,7 +145,12 @@ class StatsAnalysis(MethodView):
 
 def _validate(body: list, *, hub_client: bool) -> tuple[dict[int, NewRecord], dict[str, list[str]]]:
     """Valid records by index, and the reasons of the others keyed ``index.field``."""
-    schema = StatsRecordSchema(hub_client=hub_client)
+    cfg = current_app.config
+    limits = HubLimits(
+        min_weight=max(int(cfg["FEDERATION_MIN_ANALYSES"]), int(cfg["FEDERATION_MIN_CLIENTS"]), 1),
+        max_weight=int(cfg["FEDERATION_MAX_WEIGHT"]),
+    )
+    schema = StatsRecordSchema(hub_client=hub_client, limits=limits)
     records: dict[int, NewRecord] = {}
     errors: dict[str, list[str]] = {}
     for index, raw in enumerate(body):
@@ -178,6 +186,29 @@ def _refuse_taken_uuids(client_id: int, records: dict[int, NewRecord], errors: d
         if owner != (client_id, key):
             del records[index]
             errors[f"{index}.uuid"] = ["already names another record"]
+
+
+def _refuse_rewrites(client_id: int, records: dict[int, NewRecord], errors: dict[str, list[str]]) -> None:
+    """A hub releases each (type, day) once: the same aggregate again is an idempotent retry,
+    a different one (a replay of an older push, or a second release) is refused."""
+    if not records:
+        return
+    keys = {(r.anr, r.type, r.date) for r in records.values()}
+    held = {
+        (row.anr, row.type, row.date): (row.data, row.n)
+        for row in db.session.execute(
+            select(Stats.anr, Stats.type, Stats.date, Stats.data, Stats.n).where(
+                Stats.client_id == client_id, Stats.anr.in_({key[0] for key in keys})
+            )
+        )
+    }
+    for index, record in list(records.items()):
+        previous = held.get((record.anr, record.type, record.date))
+        if previous is not None and previous != (record.data, record.n):
+            del records[index]
+            errors[f"{index}.date"] = [
+                "this hub already released this type and day; it must withdraw it (DELETE) first"
+            ]
 
 
 def _store(client_id: int, records: list[NewRecord]) -> dict[Key, str]:

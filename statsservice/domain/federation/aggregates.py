@@ -1,19 +1,50 @@
-"""Turn a day's records of one type into the aggregate a local hub sends upward — or withhold it.
+"""Plan what a local hub releases upward for one (type, day): the aggregate of released cells,
+or nothing (SPEC §7, docs/PRIVACY.md).
 
-Pure functions: the storage layer feeds records in, the CLI sends what comes out.
+Pure functions: the storage layer sums rollups per key with the organisations behind each
+(the same sums the processors read), these apply the release rules and shape the record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
-from statsservice.domain.deidentify import pseudonym, strip_labels
+from statsservice.domain.deidentify import aggregate_anr
+from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.stats_types.base import KeySums
+from statsservice.text import plural
+
+#: types whose elements are keyed by free text (compliance categories by their label1):
+#: with label stripping on, nothing of them is sent
+FREE_TEXT_KEYS = ("compliance",)
+
+
+@dataclass(frozen=True, slots=True)
+class CellCount:
+    """One rollup key of a day over sharing clients: its sums and who stands behind them."""
+
+    sums: KeySums
+    clients: int
+    top: float
+
+
+@dataclass(frozen=True)
+class DayInput:
+    """What the storage layer counted for one (type, day) over sharing clients."""
+
+    type: str
+    date: date
+    analyses: float
+    clients: int
+    cells: Sequence[CellCount]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -24,6 +55,7 @@ class Outgoing:
     date: date
     analyses: int
     payload: dict[str, Any]
+    suppressed: Counter = field(default_factory=Counter)
 
     @property
     def digest(self) -> str:
@@ -32,11 +64,14 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Withheld:
-    """A (type, day) over too few analyses (k-threshold): never sent."""
+    """A (type, day) not released: too few organisations or analyses, or no cell left."""
 
     type: str
     date: date
     analyses: int
+    clients: int
+    reason: str
+    suppressed: Counter = field(default_factory=Counter)
 
 
 def digest(payload: dict[str, Any]) -> str:
@@ -44,27 +79,36 @@ def digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build(
-    stats_type: str,
-    day: date,
-    records: Sequence[tuple[Any, float]],
-    *,
-    secret: str,
-    min_analyses: int,
-    strip: bool = False,
-) -> Outgoing | Withheld:
-    """Aggregate ``(data, weight)`` records of one type and day, or withhold them (k-threshold)."""
-    analyses = round(sum(weight for _, weight in records))
-    if analyses < max(1, min_analyses):
-        return Withheld(stats_type, day, analyses)
-    data = REGISTRY[stats_type].aggregate(records)
-    if strip:
-        data = strip_labels(data)
+def last_final_day(today: date, delay_days: int) -> date:
+    """The newest day that may be released: ``delay_days`` old, so late uploads are in."""
+    return today - timedelta(days=max(0, delay_days))
+
+
+def build(day: DayInput, rules: ReleaseRules, *, strip: bool = False) -> Outgoing | Withheld:
+    """The aggregate of the cells of ``day`` that pass ``rules``, or why nothing is released."""
+    analyses = round(day.analyses)
+    if not rules.allows(day.clients, analyses):
+        reason = f"{plural(day.clients, 'organisation')}, {plural(analyses, 'analysis', 'analyses')}"
+        return Withheld(day.type, day.date, analyses, day.clients, reason)
+    if strip and day.type in FREE_TEXT_KEYS:
+        return Withheld(day.type, day.date, analyses, day.clients, "keyed by free text (labels stripped)")
+    released: list[KeySums] = []
+    suppressed: Counter = Counter()
+    for cell in day.cells:
+        why = rules.reason(cell.clients, cell.sums.n, cell.top)
+        if why:
+            suppressed[why] += 1
+        else:
+            released.append(cell.sums)
+    if not released:
+        return Withheld(day.type, day.date, analyses, day.clients, "every cell suppressed", suppressed)
+    labels = {} if strip else day.labels
+    data = REGISTRY[day.type].assemble(released, day.analyses, labels)
     payload = {
-        "anr": pseudonym(secret, stats_type, day),
-        "type": stats_type,
-        "date": day.isoformat(),
+        "anr": aggregate_anr(day.type, day.date),
+        "type": day.type,
+        "date": day.date.isoformat(),
         "data": data,
         "n": analyses,
     }
-    return Outgoing(stats_type, day, analyses, payload)
+    return Outgoing(day.type, day.date, analyses, payload, suppressed)

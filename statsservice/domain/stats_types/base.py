@@ -1,6 +1,6 @@
 """What every stats type declares: its data schema, how a record explodes into rollup rows,
-which knowledge-base labels it carries, how records merge into a federation aggregate, and its
-processors. Adding a type means one module subclassing ``StatsType`` and one registry line."""
+which knowledge-base labels it carries, how released key sums assemble into a federation aggregate
+(the inverse of exploding), and its processors. Adding a type means one module subclassing ``StatsType`` and one registry line."""
 
 from __future__ import annotations
 
@@ -29,6 +29,19 @@ class RollupRow:
     m2: float = 0.0
     m3: float = 0.0
     n: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeySums:
+    """Sums over the rollup rows of one key (what ``explode`` produced): weight ``n`` and the
+    sums of ``n × m1..m3``; the input of ``assemble``."""
+
+    key: tuple[str, str, str, str]
+    n: float
+    sums: tuple[float, float, float]
+
+    def mean(self, index: int) -> float:
+        return self.sums[index] / self.n if self.n else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,31 +89,7 @@ class StatsType:
         """Knowledge-base labels carried by a record (latest upload wins)."""
         return ()
 
-    def aggregate(self, records: Sequence[tuple[Any, float]]) -> Any:
-        """Merge normalised records ``(data, weight)`` into one federation aggregate.
-
-        The result has the type's own shape, each element carrying its mean values and, where
-        elements can be absent from some records, its weight ``n``. Merging is exact: exploding
-        the aggregate gives rollups whose weighted sums equal those of the inputs.
-        """
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> Any:
+        """The federation aggregate of released key sums over records of total ``weight``: the
+        inverse of ``explode`` (exploding it with weight ``weight`` gives the same sums)."""
         raise NotImplementedError
-
-
-class Mean:
-    """Weighted running means of several named values, with their total weight."""
-
-    __slots__ = ("sums", "weight")
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.weight = 0.0
-
-    def add(self, weight: float, **values: float) -> None:
-        self.weight += weight
-        for name, value in values.items():
-            self.sums[name] = self.sums.get(name, 0.0) + weight * value
-
-    def means(self, total: float | None = None) -> dict[str, float]:
-        """Means over this accumulator's weight, or over ``total`` (absent counts as 0)."""
-        divisor = total if total is not None else self.weight
-        return {name: value / divisor for name, value in self.sums.items()}

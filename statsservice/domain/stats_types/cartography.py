@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from marshmallow import fields
 
 from statsservice.domain.processors import cartography
-from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
 from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
 
@@ -54,23 +54,12 @@ class CartographyType(StatsType):
                     for column, count in cells.items():
                         yield RollupRow(k1=state, k2=kind, k3=impact, k4=column, m1=count, n=n)
 
-    def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
-        """Mean count per cell over every record (a missing cell counts as 0); scales united."""
-        weight = sum(w for _, w in records)
-        cells: dict[tuple[str, str, str, str], Mean] = {}
-        scales: dict[str, set[int]] = {}
-        for data, w in records:
-            for axis, values in data.get("scales", {}).items():
-                scales.setdefault(axis, set()).update(values)
-            for state, kinds in data["risks"].items():
-                for kind, rows in kinds.items():
-                    for impact, row in rows.items():
-                        for column, count in row.items():
-                            cells.setdefault((state, kind, impact, column), Mean()).add(w, count=count)
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
+        """Each released cell's mean count over every record; scales are not sent."""
         risks: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-        for (state, kind, impact, column), acc in sorted(
-            cells.items(), key=lambda kv: (kv[0][:2], *map(int, kv[0][2:]))
-        ):
-            row = risks.setdefault(state, {}).setdefault(kind, {}).setdefault(impact, {})
-            row[column] = acc.means(weight)["count"]
-        return {"scales": {axis: sorted(values) for axis, values in sorted(scales.items())}, "risks": risks}
+        for cell in sorted(cells, key=lambda c: (c.key[:2], *map(int, c.key[2:]))):
+            state, kind, impact, column = cell.key
+            risks.setdefault(state, {}).setdefault(kind, {}).setdefault(impact, {})[column] = (
+                cell.sums[0] / weight
+            )
+        return {"scales": {}, "risks": risks}

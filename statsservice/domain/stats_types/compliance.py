@@ -8,8 +8,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, validates_schema
 
 from statsservice.domain.processors import compliance
-from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, LabelEntry, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import (
+    LABEL_FIELDS,
     ItemSchema,
     Labelled,
     Number,
@@ -112,42 +113,37 @@ class ComplianceType(StatsType):
             for name, code, current, target, weight in _cells(ref, n):
                 yield RollupRow(k1=ref["referential"], k2=name, k3=code, m1=current, m2=target, n=weight)
 
-    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
-        """Per referential, category and control: weighted means of current and target values;
-        each element's ``n`` is the weight of the records that report it."""
-        refs: dict[str, Mean] = {}
-        cells: dict[str, dict[tuple[str, str], Mean]] = {}
-        labels: dict[str, dict[str, str]] = {}
-        measures: dict[tuple[str, str, str], str | None] = {}
-        for data, weight in records:
-            for ref in data:
-                key = ref["referential"]
-                refs.setdefault(key, Mean()).add(ref.get("n") or weight)
-                labels[key] = labels_of(ref)
-                for cat in ref["current"] + ref["target"]:
-                    labels[category_key(key, cat["label1"])] = labels_of(cat)
-                    for control in cat["controls"]:
-                        measures[(key, cat["label1"], control["code"])] = control.get("measure")
-                for name, code, current, target, w in _cells(ref, weight):
-                    cells.setdefault(key, {}).setdefault((name, code), Mean()).add(
-                        w, current=current, target=target
-                    )
-        out = []
-        for key, ref_acc in refs.items():
-            sides: dict[str, list[dict]] = {"current": [], "target": []}
-            for (name, code), acc in cells.get(key, {}).items():
-                means = acc.means()
-                for side in sides:
-                    if not code:
-                        category = {**labels[category_key(key, name)], "value": means[side], "n": acc.weight}
-                        sides[side].append({**category, "controls": []})
-                    else:
-                        control = {"code": code, "value": means[side], "n": acc.weight}
-                        if measures.get((key, name, code)):
-                            control["measure"] = measures[(key, name, code)]
-                        next(c for c in sides[side] if c["label1"] == name)["controls"].append(control)
-            out.append({"referential": key, **labels[key], **sides, "n": ref_acc.weight})
-        return out
+    def assemble(
+        self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]
+    ) -> list[dict]:
+        """Per referential, each released category (its label1 is its identity) with its released
+        controls; a control whose category is suppressed is not sent either."""
+        categories = {c.key[:2]: c for c in cells if not c.key[2]}
+        controls: dict[tuple[str, str], list[KeySums]] = {}
+        for cell in cells:
+            if cell.key[2] and cell.key[:2] in categories:
+                controls.setdefault(cell.key[:2], []).append(cell)
+        out: dict[str, dict] = {}
+        for (ref, name), cat in sorted(categories.items()):
+            if ref not in out:
+                ref_labels = labels.get(ref, {})
+                out[ref] = {"referential": ref, **{f: ref_labels.get(f, "") for f in LABEL_FIELDS}}
+                out[ref].update({"current": [], "target": []})
+            cat_labels = labels.get(category_key(ref, name), {})
+            for index, side in enumerate(("current", "target")):
+                out[ref][side].append(
+                    {
+                        **{f: cat_labels.get(f, "") for f in LABEL_FIELDS},
+                        "label1": name,
+                        "value": cat.mean(index),
+                        "n": cat.n,
+                        "controls": [
+                            {"code": c.key[2], "value": c.mean(index), "n": c.n}
+                            for c in sorted(controls.get((ref, name), []), key=lambda c: c.key)
+                        ],
+                    }
+                )
+        return list(out.values())
 
     def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
         for ref in data:

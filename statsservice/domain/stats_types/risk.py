@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from statsservice.domain.processors import risks
-from statsservice.domain.stats_types.base import Mean, RollupRow, StatsType
+from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
 
 STATES = ("current", "residual")
@@ -83,27 +83,15 @@ class RiskType(StatsType):
                 for entry in levels:
                     yield RollupRow(k1=state, k2=kind, k3=entry["level"], m1=entry["value"], n=n)
 
-    def aggregate(self, records: Sequence[tuple[dict, float]]) -> dict:
-        """Mean of each level and total over every record (a level not reported counts as 0)."""
-        weight = sum(w for _, w in records)
-        levels: dict[tuple[str, str, str], Mean] = {}
-        totals: dict[tuple[str, str], Mean] = {}
-        for data, w in records:
-            for state, kinds in data["risks"].items():
-                for kind, entries in kinds.items():
-                    for entry in entries:
-                        levels.setdefault((state, kind, entry["level"]), Mean()).add(w, value=entry["value"])
-            for state, kinds in data.get("total", {}).items():
-                for kind, value in kinds.items():
-                    totals.setdefault((state, kind), Mean()).add(w, value=value)
+    def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
+        """Each released level's mean over every record (totals are not rolled up: not sent)."""
         risks: dict[str, dict[str, list[dict]]] = {}
-        for (state, kind, level), acc in sorted(
-            levels.items(), key=lambda kv: (kv[0][:2], LEVELS.index(kv[0][2]))
-        ):
+        ordered = sorted(
+            cells, key=lambda c: (c.key[:2], LEVELS.index(c.key[2]) if c.key[2] in LEVELS else 9)
+        )
+        for cell in ordered:
+            state, kind, level = cell.key[:3]
             risks.setdefault(state, {}).setdefault(kind, []).append(
-                {"level": level, "value": acc.means(weight)["value"]}
+                {"level": level, "value": cell.sums[0] / weight}
             )
-        total: dict[str, dict[str, float]] = {}
-        for (state, kind), acc in sorted(totals.items()):
-            total.setdefault(state, {})[kind] = acc.means(weight)["value"]
-        return {"total": total, "risks": risks}
+        return {"total": {}, "risks": risks}

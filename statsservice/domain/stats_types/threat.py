@@ -8,8 +8,15 @@ from typing import Any
 from marshmallow import ValidationError
 
 from statsservice.domain.processors import objects
-from statsservice.domain.stats_types.base import LabelEntry, Mean, RollupRow, StatsType
-from statsservice.domain.stats_types.fields import Labelled, Number, UUIDString, Weight, labels_of
+from statsservice.domain.stats_types.base import KeySums, LabelEntry, RollupRow, StatsType
+from statsservice.domain.stats_types.fields import (
+    LABEL_FIELDS,
+    Labelled,
+    Number,
+    UUIDString,
+    Weight,
+    labels_of,
+)
 
 
 class ObjectItemSchema(Labelled):
@@ -52,22 +59,20 @@ class ThreatType(StatsType):
         for item in data:
             yield LabelEntry(item["uuid"], labels_of(item))
 
-    def aggregate(self, records: Sequence[tuple[list[dict], float]]) -> list[dict]:
-        """Per object: weighted means over the records that list it; ``n`` = their weight."""
-        objects: dict[str, Mean] = {}
-        labels: dict[str, dict[str, str]] = {}
-        for data, weight in records:
-            for item in data:
-                objects.setdefault(item["uuid"], Mean()).add(
-                    item.get("n") or weight,
-                    count=item["count"],
-                    maxRisk=item["maxRisk"],
-                    averageRate=item["averageRate"],
-                )
-                labels[item["uuid"]] = labels_of(item)
+    def assemble(
+        self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]
+    ) -> list[dict]:
+        """One item per released object: its means and ``n``, the labels given (or none)."""
         return [
-            {"uuid": uuid, **labels[uuid], **acc.means(), "n": acc.weight}
-            for uuid, acc in sorted(objects.items())
+            {
+                "uuid": cell.key[0],
+                **{name: labels.get(cell.key[0], {}).get(name, "") for name in LABEL_FIELDS},
+                "count": cell.mean(0),
+                "maxRisk": cell.mean(1),
+                "averageRate": cell.mean(2),
+                "n": cell.n,
+            }
+            for cell in sorted(cells, key=lambda c: c.key)
         ]
 
 

@@ -1,4 +1,5 @@
-"""HTTP client for the global hub's API v1, with retries and backoff on transient failures."""
+"""HTTP transport to the global hub's API v1 (requests, with retries and backoff on transient
+failures). Outside the domain layer: the domain plans what to send, this only carries it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,51 @@
+"""What may be released (SPEC §7): a cell — a (type, day), an element, a level, a cartography
+cell, a category, a control — leaves the hub or reaches a public answer only when enough
+distinct organisations stand behind it and none of them dominates it. Pure rules; the storage
+layer counts, these decide. The threat model behind them: ``docs/PRIVACY.md``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRules:
+    """k by organisations, k by analyses, and the dominance share (0 < dominance ≤ 1)."""
+
+    min_clients: int = 3
+    min_analyses: int = 3
+    dominance: float = 0.85
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ReleaseRules:
+        return cls(
+            min_clients=max(1, int(config.get("FEDERATION_MIN_CLIENTS", 3))),
+            min_analyses=max(1, int(config.get("FEDERATION_MIN_ANALYSES", 3))),
+            dominance=float(config.get("FEDERATION_DOMINANCE", 0.85)),
+        )
+
+    def allows(self, clients: int, analyses: float, top: float = 0.0) -> bool:
+        """A cell with ``clients`` organisations, ``analyses`` weight and top share ``top``."""
+        return clients >= self.min_clients and analyses >= self.min_analyses and top <= self.dominance
+
+    def reason(self, clients: int, analyses: float, top: float = 0.0) -> str:
+        """Why a cell is suppressed ("" when it is not): ``k`` or ``dominance``."""
+        if clients < self.min_clients or analyses < self.min_analyses:
+            return "k"
+        if top > self.dominance:
+            return "dominance"
+        return ""
+
+
+def majority_label(votes: Iterable[dict[str, str]], needed: int) -> dict[str, str]:
+    """The labels most organisations use for an element, if at least ``needed`` of them use
+    exactly those; otherwise none (a label only a few typed is their free text, not the KB's)."""
+    counted = Counter(tuple(sorted(labels.items())) for labels in votes)
+    if not counted:
+        return {}
+    # most votes first; ties broken by the text itself so every run picks the same labels
+    best, count = min(counted.items(), key=lambda item: (-item[1], item[0]))
+    return dict(best) if count >= needed else {}
