@@ -6,13 +6,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import click
 import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from statsservice import clock
+from statsservice import clock, jsontext
 from statsservice.cli.options import DAY
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
@@ -75,13 +76,19 @@ def plan_push(date_from: date, date_to: date) -> PushPlan:
     return plan
 
 
+def _json(response: requests.Response) -> Any:
+    """The global hub's answer, decoded like any JSON the hub did not write (a hostile or broken
+    hub's deep nesting or duplicate keys raise ``JsonTextError``, a ``ValueError``)."""
+    return jsontext.decode(response.content, max_chars=64 * 1024 * 1024)
+
+
 def _stored_indexes(response: requests.Response, size: int) -> set[int]:
     """Which records of a batch the global hub stored (201: all; 207: all but the refused)."""
     if response.status_code == 201:
         return set(range(size))
     if response.status_code == 207:
         try:
-            refused = {int(i) for i in response.json().get("refused", [])}
+            refused = {int(i) for i in _json(response).get("refused", [])}
         except (ValueError, TypeError, AttributeError):
             return set()
         return set(range(size)) - refused
@@ -90,8 +97,8 @@ def _stored_indexes(response: requests.Response, size: int) -> set[int]:
 
 def _describe(response: requests.Response) -> str:
     try:
-        return f"HTTP {response.status_code}: {response.json().get('message', '')}"
-    except ValueError:
+        return f"HTTP {response.status_code}: {str(_json(response).get('message', ''))[:300]}"
+    except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"
 
 
@@ -207,13 +214,13 @@ def stats_pull() -> None:
     try:
         listing = remote.session.get(f"{remote.base_url}/stats/processed/list", timeout=remote.timeout)
         listing.raise_for_status()
-        names = [item["name"] for item in listing.json()]
+        names = [item["name"] for item in _json(listing)]
         series = []
         for name in names:
             response = remote.processed({**params, "processor": name})
             if response.status_code != 200:
                 raise click.ClickException(f"processor {name}: {_describe(response)}")
-            body = response.json()
+            body = _json(response)
             series.append({"processor": name, "period": period, "type": body["type"], "data": body["data"]})
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         record_job("pull", False)
