@@ -47,6 +47,8 @@ def test_push_and_pull_failures_name_the_url(app, make_app):
         REMOTE_STATS_SERVER=UNREACHABLE,
         REMOTE_STATS_TOKEN="x" * 32,
         FEDERATION_MIN_ANALYSES=1,
+        FEDERATION_MIN_CLIENTS=1,  # one organisation's day is enough to try a delivery here
+        FEDERATION_DOMINANCE=1.0,
         FEDERATION_RETRIES=0,
         FEDERATION_BACKOFF=0,
         FEDERATION_TIMEOUT=5,

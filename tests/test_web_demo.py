@@ -31,7 +31,13 @@ def test_demo_fills_an_empty_hub_under_demo_clients(cli, app):
     clients = list(db.session.scalars(select(Client)))
     assert len(clients) == ANALYSES  # one analysis per demo client while there are fewer than sites
     assert all(c.name.startswith("Demo client") for c in clients)
-    assert not any(c.is_sharing_enabled for c in clients), "demo data must never be pushed upward"
+    assert all(c.is_demo for c in clients)
+    # demo data never leaves the hub: a push of every day of it would release nothing
+    pushed = cli.invoke(
+        args=["stats_push", "--dry-run", "--date-from", str(date.today() - timedelta(days=DAYS))]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    assert "would release 0;" in pushed.output, pushed.output
     assert any(c.latitude is not None and c.longitude is not None for c in clients)
     # the records are the generator's, for the last DAYS days, with rollups for the processors
     expected = Generator(seed=1, anrs=ANALYSES)

@@ -171,9 +171,10 @@ def _store(owner_id: int, batch: list[dict], day: date) -> None:
 
 
 def test_map_shows_no_lone_client(client, demo_data):
-    """Every demo client sits alone in its area: none of them is on the map."""
+    """Three demo clients share the Luxembourg area (k = 3): one marker there. Brussels, alone in
+    its area, and the client without coordinates are not on the map."""
     body = client.get("/stats/map.json").get_json()
-    assert body == {"metric": "maxRisk", "markers": []}
+    assert [(m["latitude"], m["longitude"]) for m in body["markers"]] == [(49.6, 6.1)]
 
 
 def test_map_shows_areas_of_k_sharing_clients(client, app):

@@ -1,5 +1,7 @@
 """``flask stats_demo``: fill an empty hub with realistic demo data, so a fresh install shows a
-living dashboard. The data belongs to clearly named demo clients that never share upward."""
+living dashboard. The data belongs to clearly named demo clients that never share upward: they
+are marked ``is_demo``, which the push leaves out, and share only with this hub's public face (so
+the map, which shows sharing clients by area of at least k of them, has something to show)."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ from statsservice.storage.stats import NewRecord, upsert_records
 from statsservice.text import plural
 
 DEMO_PREFIX = "Demo client"
-#: (place, latitude, longitude); None: a demo client the map cannot show
+#: (place, latitude, longitude); None: a demo client the map cannot show. Three share one map
+#: area (0.1°), so with k = 3 the map shows it; Brussels is alone in its area: not on the map.
 DEMO_SITES: tuple[tuple[str, float | None, float | None], ...] = (
     ("Luxembourg", 49.61, 6.13),
     ("Brussels", 50.85, 4.35),
-    ("Strasbourg", 48.57, 7.75),
-    ("Lisbon", 38.72, -9.14),
+    ("Luxembourg-Limpertsberg", 49.62, 6.12),
+    ("Luxembourg-Gasperich", 49.60, 6.14),
     ("no coordinates", None, None),
 )
 
@@ -51,8 +54,9 @@ def _ensure_demo_client(index: int) -> int:
     name = demo_name(index)
     client = registry.get_by_name(name)
     if client is None:
-        # sharing is off: demo data must never reach a global hub
-        client, _token = registry.create_client(name, is_sharing_enabled=False)
+        client, _token = registry.create_client(name, is_demo=True)
+    if not client.is_demo or not client.is_sharing_enabled:  # a demo made by an older version
+        client.is_demo = client.is_sharing_enabled = True
     _place, latitude, longitude = DEMO_SITES[index]
     if client.latitude != latitude or client.longitude != longitude:
         registry.set_coordinates(client.uuid, latitude, longitude)
@@ -104,7 +108,7 @@ def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -
     click.echo(
         f"stored {plural(stored, 'demo record')}: {plural(analyses, 'analysis', 'analyses')} x "
         f"{plural(days, 'day')} under {plural(min(analyses, len(DEMO_SITES)), 'client')} "
-        f"named '{DEMO_PREFIX} ...' (sharing disabled); "
+        f"named '{DEMO_PREFIX} ...' (on this hub's dashboard, never pushed); "
         "remove them with: flask --app statsservice stats_demo --remove"
     )
 

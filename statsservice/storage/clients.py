@@ -26,6 +26,7 @@ def create_client(
     role: int = ROLE_USER,
     is_sharing_enabled: bool = True,
     local: bool = True,
+    is_demo: bool = False,
 ) -> tuple[Client, str]:
     """Create a client and return it with its clear-text token (shown once, never stored)."""
     name = (name or "").strip()
@@ -49,6 +50,7 @@ def create_client(
         token_hash=hash_token(token),
         is_sharing_enabled=is_sharing_enabled,
         local=local,
+        is_demo=is_demo,
     )
     if uuid is not None:
         client.uuid = uuid

@@ -22,7 +22,13 @@ PENDING, DELIVERED, WITHDRAWN = "pending", "delivered", "withdrawn"
 
 
 def _sharing() -> list[ColumnElement]:
-    return [Client.is_sharing_enabled.is_(True), Client.is_active.is_(True), Client.local.is_(True)]
+    """The clients whose records may be released upward: demo clients never are."""
+    return [
+        Client.is_sharing_enabled.is_(True),
+        Client.is_active.is_(True),
+        Client.local.is_(True),
+        Client.is_demo.is_(False),
+    ]
 
 
 def shared_days(stats_type: str, date_from: date, date_to: date) -> list[date]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -46,6 +47,8 @@ class Client(db.Model):
     role: Mapped[int] = mapped_column(Integer, default=ROLE_USER)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_sharing_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: demo data (``stats_demo``): on this hub's dashboard and map, never pushed upward
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

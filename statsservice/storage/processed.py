@@ -140,14 +140,15 @@ def _record_key(model: Any) -> ColumnElement:
 
 
 def _released(rules: ReleaseRules) -> list[ColumnElement]:
-    """HAVING clauses: every day of a cell passes the rules (a period cell is released only when
-    each of its days is, so no day can be read off a month minus its other days). Rows of hub
+    """WHERE clauses on per-day cells: only the days of a cell that pass the rules are summed, so a
+    period cell (a week, a month, a window) is the sum of released day cells and no day can be read
+    off it by subtracting the others; a day that fails takes nothing else with it. Rows of hub
     clients hold aggregates already released by their hub."""
     d = RollupDay
     return [
-        func.min(case((d.local.is_(True), d.clients), else_=RELEASED)) >= rules.min_clients,
-        func.min(d.n) >= rules.min_analyses,
-        func.max(case((d.local.is_(True), d.top), else_=0.0)) <= rules.dominance,
+        case((d.local.is_(True), d.clients), else_=RELEASED) >= rules.min_clients,
+        d.n >= rules.min_analyses,
+        case((d.local.is_(True), d.top), else_=0.0) <= rules.dominance,
     ]
 
 
@@ -164,9 +165,8 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
     keys = [d.k1, d.k2, d.k3, d.k4]
     sums = [func.sum(d.n), func.sum(d.s1), func.sum(d.s2), func.sum(d.s3)]
     columns, group = _grouped(keys, sums, period, d.date)
-    query = select(*columns).where(*scope, ~_record_key(d), *_matching(plan, d)).group_by(*group)
-    if rules is not None:
-        query = query.having(*_released(rules))
+    released = _released(rules) if rules is not None else []
+    query = select(*columns).where(*scope, ~_record_key(d), *_matching(plan, d), *released).group_by(*group)
     cells = _cells(query, period is not None)
     weights: dict[date | None, float] = {}
     if plan.record_weights:
