@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.api_support import auth
 
 
@@ -33,7 +34,7 @@ def demo_records(
     anrs: int = 3, days: int = 2, end: date | None = None, seed: int = 7
 ) -> list[dict[str, Any]]:
     """Every record ``anrs`` analyses upload over ``days`` days ending ``end`` (default yesterday)."""
-    end = end or date.today() - timedelta(days=1)
+    end = end or frozen_clock.today() - timedelta(days=1)
     generator = Generator(seed=seed, anrs=anrs)
     return [record for _day, _anr, batch in generator.iter_batches(days, end) for record in batch]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from statsservice.demo.payloads import Generator
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.federation import replace_community_series
+from tests import frozen_clock
 from tests.api_support import auth, new_client
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ PUBLIC, CLIENT, ADMIN, OPERATOR = "public", "client", "admin", "operator"
 ROLES = ("anonymous", "user", "admin", "inactive")
 #: methods Flask answers by itself for every route (HEAD runs GET's view, OPTIONS lists methods)
 AUTOMATIC = {"HEAD", "OPTIONS"}
-TODAY = date.today()
+TODAY = frozen_clock.today()
 
 #: (rule, method) -> who may call it; the same as docs/SECURITY.md
 ACCESS: dict[tuple[str, str], str] = {

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from statsservice.demo.payloads import TYPES, Generator
 from statsservice.extensions import db
 from statsservice.storage.models import Rollup, Stats
+from tests import frozen_clock
 from tests.api_support import Conformance, auth, counts
 
-TODAY = date.today()
+TODAY = frozen_clock.today()
 YESTERDAY = TODAY - timedelta(days=1)
 LAST_MONTH = TODAY - timedelta(days=40)
 ANRS = 4

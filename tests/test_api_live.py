@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import date
 
 import pytest
 import requests
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.live import REPO, LiveHub
 
 LIMIT = 256 * 1024
@@ -49,7 +49,7 @@ def test_front_office_over_http(hub, token):
     me = http.get(f"{hub.url}/api/v1/client/me", timeout=30)
     assert me.status_code == 200 and me.json()["token"] == token
     gen = Generator(seed=9, anrs=2, php_quirks=True)
-    batch = [r for i in range(2) for r in gen.day_batch(i, date.today())]
+    batch = [r for i in range(2) for r in gen.day_batch(i, frozen_clock.today())]
     posted = http.post(f"{hub.url}/api/v1/stats/", json=batch, timeout=60)
     assert posted.status_code == 201, posted.text
     read = http.get(f"{hub.url}/api/v1/stats/", json={"type": "threat", "get_last": True}, timeout=30)
@@ -64,7 +64,7 @@ def test_front_office_over_http(hub, token):
 
 def _big_body() -> bytes:
     gen = Generator(seed=10, anrs=10)
-    batch = [r for i in range(10) for r in gen.day_batch(i, date.today())]
+    batch = [r for i in range(10) for r in gen.day_batch(i, frozen_clock.today())]
     data = json.dumps(batch).encode()
     assert LIMIT < len(data) < 2 * LIMIT  # just over: the socket buffers take what the hub does not read
     return data

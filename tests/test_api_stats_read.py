@@ -3,14 +3,15 @@ deletes what: a user client only its own records, an admin all of them (but dele
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.api_support import Conformance, auth, new_client, snapshot
 
-TODAY = date.today()
+TODAY = frozen_clock.today()
 OLD = TODAY - timedelta(days=100)  # outside the default window of three months
 
 

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from statsservice.demo.payloads import Generator
 from statsservice.extensions import db
 from statsservice.storage.models import Stats
+from tests import frozen_clock
 from tests.api_support import Conformance, auth, counts, new_client, snapshot
 
-TODAY = date.today()
+TODAY = frozen_clock.today()
 GEN = Generator(seed=11, anrs=3, php_quirks=True)
 
 

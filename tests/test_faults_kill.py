@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import requests
 from sqlalchemy import create_engine, text
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.live import LiveHub
 
-END = date.today() - timedelta(days=1)
+END = frozen_clock.today() - timedelta(days=1)
 
 
 def batch_for(gen: Generator, anrs: range, days: int) -> list[dict]:

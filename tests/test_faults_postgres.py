@@ -4,17 +4,18 @@ Retry-After, retrying succeeds, and nothing is half-written or duplicated."""
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import requests
 from sqlalchemy import create_engine, text
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.faults_support import records_without_rollups
 from tests.live import LiveHub
 from tests.pg_cluster import PrivateCluster
 
-END = date.today() - timedelta(days=1)
+END = frozen_clock.today() - timedelta(days=1)
 
 
 def post(hub: LiveHub, token: str, batch: list[dict]) -> requests.Response:

@@ -16,6 +16,7 @@ from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import ClientLabel, FederationDelivery, Rollup, Stats
 from statsservice.storage.stats import NewRecord, upsert_records
+from tests import frozen_clock
 
 
 def shift_months(day: date, months: int) -> date:
@@ -55,7 +56,7 @@ def orphan_rollups() -> int:
 
 @pytest.mark.parametrize("months", [1, 3, 12, 36])
 def test_purge_removes_exactly_what_is_older_than_n_months(app, cli, months):
-    today = date.today()
+    today = frozen_clock.today()
     cutoff = shift_months(today, months)
     kept = [cutoff, cutoff + timedelta(days=1), today]
     purged = [cutoff - timedelta(days=1), cutoff - timedelta(days=40)]
@@ -82,7 +83,7 @@ def test_purge_default_comes_from_config_keeps_releases_and_drops_orphan_labels(
     """Released days stay recorded (each day is released once, whatever is purged); a client's
     labels go with its last record of their type."""
     app.config["PURGE_NB_MONTHS"] = 2
-    today = date.today()
+    today = frozen_clock.today()
     cutoff = shift_months(today, 2)
     kept_id = store("Config FO", [cutoff - timedelta(days=1), cutoff])
     gone_id = store("Old FO", [cutoff - timedelta(days=2)], anr_index=1)
@@ -101,7 +102,7 @@ def test_purge_default_comes_from_config_keeps_releases_and_drops_orphan_labels(
 @pytest.mark.parametrize("setting", [0, -3, "soon"])
 def test_purge_refuses_a_bad_setting_with_one_line(app, cli, setting):
     app.config["PURGE_NB_MONTHS"] = setting
-    store("Bad config FO", [date.today() - timedelta(days=5000)])
+    store("Bad config FO", [frozen_clock.today() - timedelta(days=5000)])
     result = cli.invoke(args=["stats_purge"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
@@ -156,7 +157,7 @@ def test_remove_duplicate_keeps_changes_and_the_first_of_each_month(app, cli):
 
 
 def test_list_last_and_delete_one_clients_records(app, cli):
-    today = date.today()
+    today = frozen_clock.today()
     first = store("First FO", [today - timedelta(days=3), today - timedelta(days=1)])
     store("First FO", [today - timedelta(days=1)], anr_index=1)
     store("Second FO", [today - timedelta(days=2)])

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from datetime import date
 from html.parser import HTMLParser
 
 import pytest
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.api_support import auth
 from tests.security_support import ACCESS, call, seed_records, setup_callers
 
@@ -169,7 +169,7 @@ def test_the_dashboard_scripts_never_write_html(hub):
     """Labels come from clients: the hub's own scripts put text into the page with textContent,
     never through an HTML sink, so a label like ``<img src=x onerror=...>`` stays text."""
     _hub, http, callers = hub
-    batch = Generator(seed=5, anrs=1).day_batch(0, date.today())  # every type: every page has charts
+    batch = Generator(seed=5, anrs=1).day_batch(0, frozen_clock.today())  # every type: every page has charts
     assert http.post("/api/v1/stats/", json=batch, headers=auth(callers["user"].token)).status_code == 201
     sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")
     pending = set()

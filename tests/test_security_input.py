@@ -29,6 +29,7 @@ from statsservice.domain.processors import PROCESSORS
 from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.storage.models import Client
+from tests import frozen_clock
 from tests.api_support import auth, new_client, snapshot
 
 EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "50"))
@@ -43,7 +44,7 @@ FUZZ = settings(
         HealthCheck.data_too_large,
     ],
 )
-TODAY = date.today()
+TODAY = frozen_clock.today()
 GEN = Generator(seed=23, anrs=2)
 BATCH = GEN.day_batch(0, TODAY)  # one valid record of each type
 STATS = "/api/v1/stats/"

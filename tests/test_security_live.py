@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
 
 import pytest
 import requests
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.live import REPO, LiveHub
 
 AGENT = "MONARC/2.13.1"
@@ -55,7 +55,7 @@ def test_tokens_never_reach_a_log(hub):
         assert '"event": "cli"' in result.stderr
 
     url, headers = hub.url, {"X-API-KEY": new_token, "User-Agent": AGENT}
-    batch = Generator(seed=4, anrs=1).day_batch(0, date.today())
+    batch = Generator(seed=4, anrs=1).day_batch(0, frozen_clock.today())
     batch[1]["data"][0]["label1"] = f"label holding {new_token}"
     calls = [
         requests.get(f"{url}/api/v1/client/me", headers=headers, timeout=30),

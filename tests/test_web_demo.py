@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -10,6 +10,7 @@ from statsservice.demo.payloads import TYPES, Generator
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import Client, Rollup, Stats
+from tests import frozen_clock
 
 ANALYSES, DAYS = 3, 4
 
@@ -34,7 +35,7 @@ def test_demo_fills_an_empty_hub_under_demo_clients(cli, app):
     assert all(c.is_demo for c in clients)
     # demo data never leaves the hub: a push of every day of it would release nothing
     pushed = cli.invoke(
-        args=["stats_push", "--dry-run", "--date-from", str(date.today() - timedelta(days=DAYS))]
+        args=["stats_push", "--dry-run", "--date-from", str(frozen_clock.today() - timedelta(days=DAYS))]
     )
     assert pushed.exit_code == 0, pushed.output
     assert "would release 0;" in pushed.output, pushed.output
@@ -44,7 +45,7 @@ def test_demo_fills_an_empty_hub_under_demo_clients(cli, app):
     stored_anrs = set(db.session.scalars(select(Stats.anr).distinct()))
     assert stored_anrs == {anr["uuid"] for anr in expected.anrs}
     days = set(db.session.scalars(select(Stats.date).distinct()))
-    assert days == {date.today() - timedelta(days=d) for d in range(DAYS)}
+    assert days == {frozen_clock.today() - timedelta(days=d) for d in range(DAYS)}
     assert db.session.scalar(select(func.count()).select_from(Rollup)) > stats_count()
 
 
@@ -63,7 +64,7 @@ def test_demo_is_idempotent_and_removable(cli, app):
 
 def test_demo_refuses_a_hub_with_real_stats_unless_forced(cli, app):
     client, _ = registry.create_client("Real client")
-    db.session.add(Stats(client_id=client.id, anr="a" * 36, type="risk", date=date.today(), data={}))
+    db.session.add(Stats(client_id=client.id, anr="a" * 36, type="risk", date=frozen_clock.today(), data={}))
     db.session.commit()
 
     result = demo(cli)

@@ -22,6 +22,7 @@ from statsservice.storage.models import Client, Stats
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import NewRecord, StatsFilter, upsert_records
 from statsservice.web.series import KINDS, window
+from tests import frozen_clock
 
 ANALYSES, DAYS = 10, 5  # two analyses for each of the five demo clients
 
@@ -79,7 +80,7 @@ def test_default_processors_and_window(client, demo_data):
         assert body["data"] == expected(kind, processor)
     two_days = client.get("/stats/threats.json?days=2&period=day").get_json()
     dates = {value["date"] for item in two_days["data"] for value in item["values"]}
-    assert dates == {(date.today() - timedelta(days=d)).isoformat() for d in range(2)}
+    assert dates == {(frozen_clock.today() - timedelta(days=d)).isoformat() for d in range(2)}
 
 
 def test_last_stats_are_the_newest_snapshots(client, app):
@@ -87,7 +88,7 @@ def test_last_stats_are_the_newest_snapshots(client, app):
     orgs = 4  # one analysis each: every released cell is backed by at least 3 of them
     generator = Generator(seed=7, anrs=orgs)
     owners = {anr["uuid"]: registry.create_client(f"org {i}")[0].id for i, anr in enumerate(generator.anrs)}
-    last = date.today() - timedelta(days=3)  # the newest data is older than today
+    last = frozen_clock.today() - timedelta(days=3)  # the newest data is older than today
     for day, anr, batch in generator.iter_batches(4, end=last):
         records = [
             NewRecord(
