@@ -195,7 +195,7 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
     record_job("push", failed == 0)
     if failed:
         raise click.ClickException(
-            f"{plural(failed, 'aggregate')} not delivered to {cfg['REMOTE_STATS_SERVER']}; the next run retries"
+            f"{plural(failed, 'aggregate')} not delivered to {cfg['REMOTE_STATS_SERVER']}; the next run retries them"
         )
 
 

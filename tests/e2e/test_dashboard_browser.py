@@ -285,13 +285,14 @@ def federation(tmp_path_factory):
     world = LiveHub(root / "global", config={"MODE": "global"}).start()
     local = None
     try:
-        world.flask("stats_demo", "--analyses", "4", "--days", str(DEMO_DAYS), "--seed", "2")
+        # ten analyses of five organisations: enough for compliance cells to pass k = 3
+        world.flask("stats_demo", "--analyses", "10", "--days", str(DEMO_DAYS), "--seed", "2")
         _uuid, token = world.create_client("local hub")
         local = LiveHub(
             root / "local",
             config={"REMOTE_STATS_SERVER": world.url, "REMOTE_STATS_TOKEN": token},
         ).start()
-        local.flask("stats_demo", "--analyses", "4", "--days", str(DEMO_DAYS))
+        local.flask("stats_demo", "--analyses", "10", "--days", str(DEMO_DAYS))
         pulled = local.flask("stats_pull").stdout
         assert "pulled" in pulled, pulled
         yield world, local
