@@ -153,9 +153,17 @@ def page_config(**extra: Any) -> dict[str, Any]:
     }
 
 
-def render(template: str, script: str | None, *, needs: str | None = None, **context: Any) -> str:
+def render(
+    template: str,
+    script: str | None,
+    *,
+    needs: str | None = None,
+    has_data: bool | None = None,
+    **context: Any,
+) -> str:
     """Render a page; ``needs`` names the stats type whose absence shows the empty state."""
-    has_data = dashboard.has_records(needs) if needs else True
+    if has_data is None:
+        has_data = dashboard.has_records(needs) if needs else True
     return render_template(
         f"dashboard/{template}",
         pages=PAGES,
@@ -195,18 +203,7 @@ def not_found(exc: NotFound) -> Response | tuple[str, int]:
     """A page in the dashboard's style for a browser; the usual JSON error for everything else."""
     if wants_json():
         return error_response(404, exc.description or "not found")
-    html = render_template(
-        "dashboard/404.html",
-        pages=PAGES,
-        script=None,
-        has_data=False,
-        community_word=current_app.config["MODE"] == "global",
-        page_config=page_config(),
-        instance_name=current_app.config.get("INSTANCE_NAME", "statsservice"),
-        version=__version__,
-        languages=i18n.LANGUAGES,
-    )
-    return html, 404
+    return render("404.html", None, has_data=False), 404
 
 
 def register_errors(app: Flask) -> None:
