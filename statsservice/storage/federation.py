@@ -55,7 +55,7 @@ def day_input(stats_type: str, day: date, label_type: str, min_clients: int) -> 
     labels = {}
     if label_type:
         keys = {c.sums.key[0] for c in cells} | {f"{c.sums.key[0]}/{c.sums.key[1]}" for c in cells}
-        labels = labels_for(label_type, keys, needed=min_clients, sharing_only=True)
+        labels = labels_for(label_type, keys, needed=min_clients, voters=_sharing())
     return DayInput(stats_type, day, float(record[5] or 0), int(record[9] or 0), cells, labels)
 
 

@@ -206,11 +206,12 @@ def labels_for(
     client_id: int | None = None,
     needed: int = 1,
     *,
-    sharing_only: bool = False,
+    voters: Sequence[ColumnElement] = (),
 ) -> dict[str, dict[str, str]]:
     """Labels of ``keys``: one client's own (``client_id``), or else those most clients use,
     kept only when at least ``needed`` clients use them (a hub client's vote counts as released).
-    ``sharing_only``: votes of sharing, active local clients only (what a push may carry)."""
+    ``voters``: conditions on ``Client`` that a voting client must meet (a push passes the ones
+    its values come from)."""
     votes: dict[str, list[dict[str, str]]] = {}
     for chunk in _chunks(sorted(keys), CHUNK):
         query = (
@@ -220,10 +221,8 @@ def labels_for(
         )
         if client_id is not None:
             query = query.where(ClientLabel.client_id == client_id)
-        if sharing_only:
-            query = query.where(
-                Client.is_sharing_enabled.is_(True), Client.is_active.is_(True), Client.local.is_(True)
-            )
+        if voters:
+            query = query.where(*voters)
         for key, labels, local in db.session.execute(query):
             votes.setdefault(key, []).extend([labels] * (1 if local else max(1, needed)))
     if client_id is not None:
