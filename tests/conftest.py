@@ -38,14 +38,16 @@ def pytest_configure(config: pytest.Config) -> None:
     _session_travel.start()
 
 
-#: a test module that starts real hubs imports one of these; its tests are marked ``live``
+#: a test module that starts real hubs imports one of these; its tests are marked ``live``, and
+#: so are the browser tests (tests/e2e), whose hubs their conftest starts
 LIVE_HUBS = ("LiveHub", "ProductionHub")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
-        if module is not None and any(name in vars(module) for name in LIVE_HUBS):
+        starts_hubs = module is not None and any(name in vars(module) for name in LIVE_HUBS)
+        if starts_hubs or "e2e" in item.path.parts:
             item.add_marker(pytest.mark.live)
 
 
@@ -66,12 +68,6 @@ def pinned_clock(request: pytest.FixtureRequest):
         return
     with time_machine.travel(moment, tick=True):
         yield
-
-
-@pytest.fixture
-def today():
-    """The suite's pinned "today"."""
-    return frozen_clock.today()
 
 
 @pytest.fixture(scope="session")

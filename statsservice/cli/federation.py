@@ -18,15 +18,13 @@ from statsservice.cli.options import DAY
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.federation_http import RemoteHub
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
 from statsservice.text import plural
-
-LABELLED = ("threat", "vulnerability", "compliance")
 
 
 @dataclass
@@ -69,7 +67,7 @@ def plan_push(date_from: date, date_to: date) -> PushPlan:
             if (stats_type, day) in released:
                 plan.already += 1
                 continue
-            label_type = stats_type if stats_type in LABELLED else ""
+            label_type = stats_type if REGISTRY[stats_type].labelled else ""
             counted = store.day_input(stats_type, day, label_type, rules.min_clients)
             result = build(counted, rules, strip=cfg["FEDERATION_STRIP_LABELS"])
             (plan.withheld if isinstance(result, Withheld) else plan.release).append(result)

@@ -12,6 +12,7 @@ from flask import current_app
 
 from statsservice import clock
 from statsservice.domain.processors import ProcessorError
+from statsservice.domain.processors.objects import EMPTY_LABELS
 from statsservice.domain.release import ReleaseRules
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
@@ -37,7 +38,6 @@ KINDS: dict[str, Kind] = {
 #: what ranks a client's top threat and vulnerability on the map (an ``averages`` key)
 MAP_METRIC = "maxRisk"
 MAP_INDEX = 1  # MAP_METRIC is the rollup's m2
-EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
 #: map coordinates are published with this many decimals (0.1° is about 11 km)
 MAP_DECIMALS = 1
 #: query parameters handed to the processor as its ``processor_params``

@@ -15,10 +15,8 @@ import pytest
 import requests
 
 from tests.e2e.browser import chromium, screenshot
+from tests.e2e.conftest import DEMO_ANALYSES, DEMO_DAYS
 from tests.live import LiveHub
-
-DEMO_ANALYSES = 6
-DEMO_DAYS = 60
 
 CHARTS_JS = """
 () => Object.values(Chart.instances).map((chart) => ({
@@ -74,16 +72,6 @@ PAGES = [
     PageSpec("map", "/map", {"map": ()}, ("window",)),
     PageSpec("about", "/about"),
 ]
-
-
-@pytest.fixture(scope="module")
-def demo_hub(tmp_path_factory):
-    hub = LiveHub(tmp_path_factory.mktemp("dashboard-hub")).start()
-    try:
-        hub.flask("stats_demo", "--analyses", str(DEMO_ANALYSES), "--days", str(DEMO_DAYS))
-        yield hub
-    finally:
-        hub.stop()
 
 
 @pytest.fixture(scope="module")

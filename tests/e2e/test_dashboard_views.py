@@ -3,8 +3,8 @@ analyses, period), in English and French, on a wide screen and a phone; a view l
 (reload, a new browser, back/forward); a bar opens its evolution; a missing page is an HTML page;
 PNG and CSV exports carry the title, window and date.
 
-One demo hub for the module. Dates come from the hub (its "today" in the page's configuration),
-never from the machine running the tests. Screenshots of every page (English, desktop) go to
+One demo hub for the session (tests/e2e/conftest.py). Dates come from the hub (its "today" in the
+page's configuration), never from the machine running the tests. Screenshots of every page (English, desktop) go to
 ``test-artifacts/dashboard/``."""
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from datetime import date, timedelta
 import pytest
 
 from tests.e2e.browser import ARTIFACTS, chromium, screenshot
-from tests.live import LiveHub
+from tests.e2e.conftest import DEMO_ANALYSES
 
-DEMO_ANALYSES = 6
-DEMO_DAYS = 60
 PAGES = {
     "current": ("/", ("top-threats", "top-vulnerabilities", "risk-levels")),
     "evolution": ("/evolution", ("risk-evolution", "threat-evolution", "vulnerability-evolution")),
@@ -36,16 +34,6 @@ WORDS = {
     "fr": {"analyses": "analyses", "organisation": "organisation", "heading": "Paysage actuel des risques"},
 }
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    hub = LiveHub(tmp_path_factory.mktemp("views-hub")).start()
-    try:
-        hub.flask("stats_demo", "--analyses", str(DEMO_ANALYSES), "--days", str(DEMO_DAYS))
-        yield hub
-    finally:
-        hub.stop()
 
 
 def open_page(page, url: str) -> None:
@@ -78,7 +66,7 @@ def ready_count(page) -> int:
 @pytest.mark.parametrize(
     ("width", "lang"), [(1400, "en"), (1400, "fr"), (390, "en"), (390, "fr")], ids=lambda v: str(v)
 )
-def test_every_chart_names_its_organisations_analyses_and_period(hub, playwright, width, lang):
+def test_every_chart_names_its_organisations_analyses_and_period(demo_hub, playwright, width, lang):
     """``?lang=`` picks the language whatever the browser says; each chart's context line counts
     the demo's analyses and names its dates; a phone never scrolls sideways; no console error."""
     size = {"viewport": {"width": width, "height": 900}}
@@ -87,7 +75,7 @@ def test_every_chart_names_its_organisations_analyses_and_period(hub, playwright
     with chromium(playwright, **size) as browser:  # an English browser: ?lang=fr must win
         page = browser.new_page()
         for name, (path, cards) in PAGES.items():
-            open_page(page, f"{hub.url}{path}?lang={lang}")
+            open_page(page, f"{demo_hub.url}{path}?lang={lang}")
             assert page.get_attribute("html", "lang") == lang, name
             for card in cards:
                 assert page.get_attribute(f"#card-{card}", "data-state") == "ready", (name, card)
@@ -108,15 +96,15 @@ def test_every_chart_names_its_organisations_analyses_and_period(hub, playwright
             elif width < 640 and lang == "fr":
                 screenshot(page, f"page-{name}-fr-phone")
         if lang == "fr":
-            open_page(page, f"{hub.url}/?lang=fr")
+            open_page(page, f"{demo_hub.url}/?lang=fr")
             assert page.text_content("h1").strip() == WORDS["fr"]["heading"]
         assert browser.problems == []
 
 
-def test_a_view_survives_reload_a_new_browser_and_back(hub, playwright):
+def test_a_view_survives_reload_a_new_browser_and_back(demo_hub, playwright):
     with chromium(playwright, viewport={"width": 1400, "height": 900}) as browser:
         page = browser.new_page()
-        open_page(page, hub.url + "/evolution")
+        open_page(page, demo_hub.url + "/evolution")
         today = hub_config(page)["today"]
         default_view = chart_data(page, "risk-evolution")
         for control, value in (("period", "month"), ("window", "custom")):
@@ -158,10 +146,10 @@ def test_a_view_survives_reload_a_new_browser_and_back(hub, playwright):
         assert browser.problems == []
 
 
-def test_a_threat_on_current_opens_its_evolution(hub, playwright):
+def test_a_threat_on_current_opens_its_evolution(demo_hub, playwright):
     with chromium(playwright, viewport={"width": 1400, "height": 900}) as browser:
         page = browser.new_page()
-        open_page(page, hub.url + "/?lang=fr")
+        open_page(page, demo_hub.url + "/?lang=fr")
         tiles = page.text_content("#kpis")
         assert str(DEMO_ANALYSES) in tiles and "Risques élevés par analyse" in tiles
         ready = ready_count(page)
@@ -185,10 +173,10 @@ def test_a_threat_on_current_opens_its_evolution(hub, playwright):
         assert browser.problems == []
 
 
-def test_a_missing_page_is_an_html_page(hub, playwright):
+def test_a_missing_page_is_an_html_page(demo_hub, playwright):
     with chromium(playwright) as browser:
         page = browser.new_page()
-        response = page.goto(hub.url + "/no-such-page?lang=fr")
+        response = page.goto(demo_hub.url + "/no-such-page?lang=fr")
         assert response.status == 404 and response.headers["content-type"].startswith("text/html")
         assert page.text_content("h1").strip() == "Page introuvable"
         assert page.locator("nav a[href='/about?lang=fr']").count() == 1
@@ -217,10 +205,10 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_exports_carry_title_window_and_date(hub, playwright, lang):
+def test_exports_carry_title_window_and_date(demo_hub, playwright, lang):
     with chromium(playwright, viewport={"width": 1400, "height": 900}) as browser:
         page = browser.new_page()
-        open_page(page, f"{hub.url}/?lang={lang}")
+        open_page(page, f"{demo_hub.url}/?lang={lang}")
         config = hub_config(page)
         canvas = page.evaluate(
             "() => { const c = document.getElementById('chart-top-threats'); return [c.width, c.height]; }"
@@ -263,10 +251,10 @@ def test_exports_carry_title_window_and_date(hub, playwright, lang):
         assert browser.problems == []
 
 
-def test_evolution_labels_periods_and_cartography_puts_high_impact_on_top(hub, playwright):
+def test_evolution_labels_periods_and_cartography_puts_high_impact_on_top(demo_hub, playwright):
     with chromium(playwright, viewport={"width": 1400, "height": 900}) as browser:
         page = browser.new_page()
-        open_page(page, hub.url + "/evolution")
+        open_page(page, demo_hub.url + "/evolution")
         expected = {
             "week": r"^\d{4}-W\d{2}$",
             "quarter": r"^\d{4}-Q[1-4]$",
@@ -289,7 +277,7 @@ def test_evolution_labels_periods_and_cartography_puts_high_impact_on_top(hub, p
         )
         assert lines == 3, "by day, only the top three threats are drawn"
 
-        open_page(page, hub.url + "/cartography")
+        open_page(page, demo_hub.url + "/cartography")
         top, bottom = page.evaluate(
             """() => { const c = Object.values(Chart.instances).find((c) => c.canvas.id === 'chart-heatmap');
             const labels = c.scales.y.getLabels(); const max = labels.reduce((a, b) => Number(a) > Number(b) ? a : b);

@@ -49,8 +49,7 @@ def parse_json(raw: bytes, *, check_text: bool = True) -> Any:
         value = jsontext.decode(raw)
     except jsontext.JsonTextError as exc:
         message = BODY_MESSAGES.get(exc.kind, "the request body is not valid JSON")
-        reason = {"encoding": "not UTF-8", "depth": "nested too deeply"}.get(exc.kind, str(exc))
-        raise ApiError(400, message, {BODY: [reason]}) from None
+        raise ApiError(400, message, {BODY: [str(exc)]}) from None
     if check_text:
         refuse_bad_text(value)
     return value

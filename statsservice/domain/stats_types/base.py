@@ -58,6 +58,8 @@ class StatsType:
     schema: ClassVar[type[Schema]]
     #: True when the schema's top level is a list of items rather than an object
     many: ClassVar[bool] = False
+    #: True when its records carry knowledge-base labels (``labels`` yields them)
+    labelled: ClassVar[bool] = False
     #: what ``/stats/processed/`` can compute from this type's rollups (``domain.processors``)
     processors: ClassVar[tuple[Processor, ...]] = ()
 

@@ -97,6 +97,7 @@ class ComplianceType(StatsType):
     (k3 = control code); m1 = current value, m2 = target value. Weight: the referential's ``n``."""
 
     name = "compliance"
+    labelled = True
     schema = ReferentialSchema
     many = True
     processors = (compliance.averages(category_key), compliance.averages_on_date(category_key))

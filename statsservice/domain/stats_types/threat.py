@@ -32,6 +32,7 @@ class ThreatType(StatsType):
     """Rollup row per object: k1 = object uuid; m1 = count, m2 = maxRisk, m3 = averageRate."""
 
     name = "threat"
+    labelled = True
     schema = ObjectItemSchema
     many = True
     processors = (objects.average_on_date("threat", "threat"),)
