@@ -6,12 +6,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 import schemathesis
 from sqlalchemy import func, select
 
+from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, ClientLabel, Rollup, Stats
+from statsservice.storage.models import (
+    ROLE_ADMIN,
+    ROLE_USER,
+    ClientDay,
+    ClientLabel,
+    RollupDay,
+    RollupKey,
+    Stats,
+)
 
 FO_AGENT = "MONARC/2.13.1"
 
@@ -32,7 +43,7 @@ def counts() -> dict[str, int]:
     """Rows of every table an upload writes: what "the database is unchanged" compares."""
     return {
         model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (Stats, Rollup, ClientLabel)
+        for model in (Stats, ClientDay, RollupDay, ClientLabel)
     }
 
 
@@ -60,3 +71,56 @@ class Conformance:
         """Raise if ``response`` (to ``method path``, path as in the document) breaks the schema."""
         self.schema[path][method.upper()].validate_response(response)
         return response
+
+
+def stored_sums() -> dict[tuple, tuple]:
+    """``client_day`` as stored: (client, type, day, key) -> (entries, n, s1, s2, s3)."""
+    rows = db.session.execute(
+        select(ClientDay, RollupKey).join(RollupKey, RollupKey.id == ClientDay.key_id)
+    ).all()
+    return {
+        (c.client_id, k.type, c.date, (k.k1, k.k2, k.k3, k.k4)): (c.entries, c.n, c.s1, c.s2, c.s3)
+        for c, k in rows
+    }
+
+
+def expected_sums() -> dict[tuple, tuple]:
+    """``client_day`` as the records say it must be: each client's records of a day exploded by
+    their stats type and summed (an oracle independent of the write path)."""
+    by_day: dict[tuple, list] = {}
+    for client_id, t, day, data, n in db.session.execute(
+        select(Stats.client_id, Stats.type, Stats.date, Stats.data, Stats.n)
+    ):
+        by_day.setdefault((client_id, t, day), []).append((data, n))
+    out = {}
+    for (client_id, t, day), records in by_day.items():
+        for key, acc in record_sums(REGISTRY[t], records).items():
+            out[(client_id, t, day, key)] = tuple(acc)
+    return out
+
+
+def assert_sums_consistent() -> int:
+    """The per-day sums kept at write equal those recomputed from the records, and ``rollup_day``
+    is ``client_day`` summed over clients; return the number of ``client_day`` rows."""
+    db.session.expire_all()
+    stored, expected = stored_sums(), expected_sums()
+    assert stored.keys() == expected.keys()
+    for key, values in expected.items():
+        assert stored[key] == pytest.approx(values), key
+    per_key: dict[tuple, list] = {}
+    for (_client, t, day, key), (entries, n, s1, s2, s3) in stored.items():
+        acc = per_key.setdefault((t, day, key), [0, 0.0, 0.0, 0.0, 0.0, 0])
+        for index, value in enumerate((entries, n, s1, s2, s3, 1)):
+            acc[index] += value
+    rows = db.session.execute(
+        select(RollupDay, RollupKey).join(RollupKey, RollupKey.id == RollupDay.key_id)
+    ).all()
+    days: dict[tuple, list] = {}
+    for d, k in rows:
+        acc = days.setdefault((k.type, d.date, (k.k1, k.k2, k.k3, k.k4)), [0, 0.0, 0.0, 0.0, 0.0, 0])
+        for index, value in enumerate((d.entries, d.n, d.s1, d.s2, d.s3, d.clients)):
+            acc[index] += value
+    assert days.keys() == per_key.keys()
+    for key, values in per_key.items():
+        assert days[key] == pytest.approx(values), key
+    return len(stored)

@@ -1,5 +1,5 @@
 """Retention commands on real data: ``stats_purge`` deletes exactly what is older than N months
-(rollups with it), ``stats_remove_duplicate`` only repeated snapshots, ``stats_delete`` only one
+(the per-day sums with it), ``stats_remove_duplicate`` only repeated snapshots, ``stats_delete`` only one
 client's records; ``stats_list_last`` tells who uploaded when."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import ClientLabel, FederationDelivery, Rollup, Stats
+from statsservice.storage.models import ClientDay, ClientLabel, FederationDelivery, Stats
 from statsservice.storage.stats import NewRecord, upsert_records
 from tests import frozen_clock
+from tests.api_support import assert_sums_consistent
 
 
 def shift_months(day: date, months: int) -> date:
@@ -48,10 +49,8 @@ def dates_left() -> set[date]:
     return set(db.session.scalars(select(Stats.date).distinct()))
 
 
-def orphan_rollups() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Rollup).where(Rollup.stats_id.not_in(select(Stats.id)))
-    )
+def sums_of(days: list[date]) -> int:
+    return db.session.scalar(select(func.count()).select_from(ClientDay).where(ClientDay.date.in_(days)))
 
 
 @pytest.mark.parametrize("months", [1, 3, 12, 36])
@@ -61,8 +60,8 @@ def test_purge_removes_exactly_what_is_older_than_n_months(app, cli, months):
     kept = [cutoff, cutoff + timedelta(days=1), today]
     purged = [cutoff - timedelta(days=1), cutoff - timedelta(days=40)]
     store("Retention FO", kept + purged)
-    rollups_of_kept = db.session.scalar(select(func.count()).select_from(Rollup).where(Rollup.date.in_(kept)))
-    assert rollups_of_kept > 0
+    sums_of_kept = sums_of(kept)
+    assert sums_of_kept > 0 and sums_of(purged) > 0
 
     dry = cli.invoke(args=["stats_purge", "--nb-month", str(months), "--dry-run"])
     assert (
@@ -75,8 +74,8 @@ def test_purge_removes_exactly_what_is_older_than_n_months(app, cli, months):
     assert f"deleted {2 * len(purged)} records dated before {cutoff}" in result.output
     db.session.expire_all()
     assert dates_left() == set(kept)
-    assert orphan_rollups() == 0  # the rollups of purged records went with them (cascade)
-    assert db.session.scalar(select(func.count()).select_from(Rollup)) == rollups_of_kept
+    # the per-day sums of purged days went with them, those of kept days are untouched
+    assert assert_sums_consistent() == sums_of_kept and sums_of(purged) == 0
 
 
 def test_purge_default_comes_from_config_keeps_releases_and_drops_orphan_labels(app, cli):
@@ -152,7 +151,7 @@ def test_remove_duplicate_keeps_changes_and_the_first_of_each_month(app, cli):
     ours = generator.anrs[0]["uuid"]
     assert {day for anr, day in left if anr == ours} == {day for day, _i, _d in series} - duplicate_days
     assert (generator.anrs[1]["uuid"], date(2024, 1, 31)) in left
-    assert orphan_rollups() == 0
+    assert_sums_consistent()  # the per-day sums follow the deleted records
     assert "0 duplicate records found" in cli.invoke(args=["stats_remove_duplicate", "-y"]).output
 
 
@@ -186,5 +185,5 @@ def test_list_last_and_delete_one_clients_records(app, cli):
     assert db.session.scalar(select(func.count()).select_from(Stats).where(Stats.client_id == first)) == 0
     assert db.session.scalar(select(func.count()).select_from(Stats)) == 2  # the other client's
     assert registry.get_by_uuid(first_uuid) is not None  # the client stays registered
-    assert orphan_rollups() == 0
+    assert_sums_consistent()  # the per-day sums follow the deleted records
     assert cli.invoke(args=["stats_list_last", "--client-uuid", first_uuid]).output.strip() == "no records"

@@ -16,4 +16,12 @@ def test_migrations_match_models(app):
 
 def test_tables_present(app):
     names = set(inspect(db.engine).get_table_names())
-    assert {"client", "stats", "rollup", "client_label", "alembic_version"} <= names
+    assert {
+        "client",
+        "stats",
+        "rollup_key",
+        "client_day",
+        "rollup_day",
+        "client_label",
+        "alembic_version",
+    } <= names

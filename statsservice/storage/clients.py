@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid as uuid_mod
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from statsservice.clock import utcnow
 from statsservice.domain.tokens import check_supplied_token, generate_token, hash_token, token_matches
 from statsservice.extensions import db
+from statsservice.storage import sums
 from statsservice.storage.models import ROLE_ADMIN, ROLE_USER, Client, Stats
 
 ROLES = {"user": ROLE_USER, "admin": ROLE_ADMIN}
@@ -113,7 +114,7 @@ def list_clients() -> list[Client]:
 def delete_client(uuid: str) -> int:
     """Delete a client and all its stats; return the number of stats removed."""
     client = require_by_uuid(uuid)
-    removed = db.session.execute(delete(Stats).where(Stats.client_id == client.id)).rowcount
+    removed = sums.delete_records(Stats.client_id == client.id)
     db.session.delete(client)
     db.session.commit()
     return removed

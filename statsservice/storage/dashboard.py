@@ -9,9 +9,10 @@ from datetime import date
 from sqlalchemy import func, select
 
 from statsservice.domain.release import ReleaseRules
+from statsservice.domain.sums import RECORDS
 from statsservice.extensions import db
 from statsservice.storage.cells import key_sums
-from statsservice.storage.models import Client, CommunitySeries, Stats
+from statsservice.storage.models import Client, ClientDay, CommunitySeries, RollupKey, Stats
 from statsservice.storage.stats import StatsFilter, _apply
 
 
@@ -117,15 +118,15 @@ def top_released(
     """Among the elements of some clients' records that pass ``rules`` over the window, the one
     with the highest weighted mean of ``m{index + 1}``: (key, mean), or None."""
     where = [
-        Stats.type == stats_type,
-        Stats.client_id.in_(client_ids),
-        Stats.date >= date_from,
-        Stats.date <= date_to,
+        RollupKey.type == stats_type,
+        ClientDay.client_id.in_(client_ids),
+        ClientDay.date >= date_from,
+        ClientDay.date <= date_to,
     ]
     best: tuple[str, float] | None = None
     for row in db.session.connection().execute(key_sums([], where)):
         key, n, sums, clients, top = row[0], float(row[5]), row[6:9], int(row[9]), float(row[10])
-        if not n or not rules.allows(clients, n, top):
+        if tuple(row[:4]) == RECORDS or not n or not rules.allows(clients, n, top):
             continue
         mean = float(sums[index]) / n
         if best is None or (mean, key) > (best[1], best[0]):

@@ -13,9 +13,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from statsservice.clock import utcnow
 from statsservice.domain.federation.aggregates import CellCount, DayInput
 from statsservice.domain.stats_types.base import KeySums
+from statsservice.domain.sums import RECORDS
 from statsservice.extensions import db
-from statsservice.storage.cells import key_sums, record_sums
-from statsservice.storage.models import Client, CommunitySeries, FederationDelivery, Stats
+from statsservice.storage.cells import key_sums
+from statsservice.storage.models import (
+    Client,
+    ClientDay,
+    CommunitySeries,
+    FederationDelivery,
+    RollupKey,
+    Stats,
+)
 from statsservice.storage.processed import labels_for
 
 PENDING, DELIVERED, WITHDRAWN = "pending", "delivered", "withdrawn"
@@ -44,19 +52,23 @@ def shared_days(stats_type: str, date_from: date, date_to: date) -> list[date]:
 
 
 def day_input(stats_type: str, day: date, label_type: str, min_clients: int) -> DayInput:
-    """Per rollup key of one day over sharing clients: sums, organisations and top share."""
-    where = [*_sharing(), Stats.type == stats_type, Stats.date == day]
-    connection = db.session.connection()
-    record = connection.execute(record_sums([], where)).one()
-    cells = [
-        CellCount(KeySums((k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3))), int(c), float(t))
-        for k1, k2, k3, k4, _entries, n, s1, s2, s3, c, t in connection.execute(key_sums([], where))
-    ]
+    """Per key of one day over sharing clients: sums, organisations and top share."""
+    where = [*_sharing(), RollupKey.type == stats_type, ClientDay.date == day]
+    records, organisations, cells = 0.0, 0, []
+    for k1, k2, k3, k4, _entries, n, s1, s2, s3, c, t in db.session.execute(key_sums([], where)):
+        if (k1, k2, k3, k4) == RECORDS:
+            records, organisations = float(n or 0), int(c or 0)
+            continue
+        cells.append(
+            CellCount(
+                KeySums((k1, k2, k3, k4), float(n), (float(s1), float(s2), float(s3))), int(c), float(t)
+            )
+        )
     labels = {}
     if label_type:
         keys = {c.sums.key[0] for c in cells} | {f"{c.sums.key[0]}/{c.sums.key[1]}" for c in cells}
         labels = labels_for(label_type, keys, needed=min_clients, voters=_sharing())
-    return DayInput(stats_type, day, float(record[5] or 0), int(record[9] or 0), cells, labels)
+    return DayInput(stats_type, day, records, organisations, cells, labels)
 
 
 def releases(

@@ -94,31 +94,43 @@ class Stats(db.Model):
     client: Mapped[Client] = relationship(back_populates="stats")
 
 
-class Rollup(db.Model):
-    """A narrow row exploded from one Stats record at ingest (one object, level, cell or control).
+class RollupKey(db.Model):
+    """The dictionary of element keys: one row per (type, k1..k4) ever stored, so the per-day sums
+    carry a narrow integer instead of four strings. Rows are never deleted (ids stay valid); the
+    key with every part empty stands for the records themselves."""
 
-    Processors aggregate these in SQL, so no request decodes the JSON of every record.
-    ``k1..k4`` are the element's key parts, ``m1..m3`` its numbers, ``n`` its weight.
-    """
+    __tablename__ = "rollup_key"
+    __table_args__ = (UniqueConstraint("type", "k1", "k2", "k3", "k4", name="uq_rollup_key"),)
 
-    __tablename__ = "rollup"
-    # queries reach rollups through their record only (see migration 0005)
-    __table_args__ = (Index("ix_rollup_stats", "stats_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    stats_id: Mapped[int] = mapped_column(ForeignKey("stats.id", ondelete="CASCADE"))
-    client_id: Mapped[int] = mapped_column(Integer)
-    anr: Mapped[str] = mapped_column(String(36))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
-    date: Mapped[date] = mapped_column(Date)
     k1: Mapped[str] = mapped_column(String(255), default="")
     k2: Mapped[str] = mapped_column(String(255), default="")
     k3: Mapped[str] = mapped_column(String(255), default="")
     k4: Mapped[str] = mapped_column(String(255), default="")
-    m1: Mapped[float] = mapped_column(Float, default=0.0)
-    m2: Mapped[float] = mapped_column(Float, default=0.0)
-    m3: Mapped[float] = mapped_column(Float, default=0.0)
-    n: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class ClientDay(db.Model):
+    """One client's records of a day summed per element key: what exploding each of them gives
+    (``StatsType.explode``), added up over the client's analyses. Written at upload, in the upload's
+    transaction (``statsservice.storage.sums``); the per-client level the release rules need
+    (organisations behind a key, the share of the largest one) and one client's whole-data answers.
+
+    ``entries`` rows were summed (for the records key: records), ``n`` is their total weight and
+    ``s1..s3`` the sums of ``n × m1..m3``.
+    """
+
+    __tablename__ = "client_day"
+    __table_args__ = (Index("ix_client_day_date_key", "date", "key_id"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("rollup_key.id"), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    n: Mapped[float] = mapped_column(Float)
+    s1: Mapped[float] = mapped_column(Float)
+    s2: Mapped[float] = mapped_column(Float)
+    s3: Mapped[float] = mapped_column(Float)
 
 
 class ClientLabel(db.Model):
@@ -192,49 +204,25 @@ class JobStatus(db.Model):
 
 
 class RollupDay(db.Model):
-    """Rollup rows summed over every analysis of a day: what whole-hub processed queries read.
+    """``client_day`` summed over every client of a day: what whole-hub processed queries read.
 
-    One row per (type, day, local clients or not, key); ``entries`` rows were summed, ``n`` is their
-    total weight and ``s1..s3`` the sums of ``n × m1..m3``. The key with every part empty holds the
-    records themselves (``n``: their total weight). Rebuilt from ``rollup`` for the days marked in
-    ``rollup_day_stale`` (see ``statsservice.storage.processed``).
+    One row per (key, day, local clients or not); ``clients`` is the number of organisations
+    behind the key that day and ``top`` the largest share one of them holds of any of ``s1..s3``
+    (the release rules). Recomputed from ``client_day`` for the keys an upload or a delete touched,
+    in the same transaction: no read ever writes.
     """
 
     __tablename__ = "rollup_day"
-    __table_args__ = (
-        UniqueConstraint("type", "date", "local", "k1", "k2", "k3", "k4", name="uq_rollup_day_key"),
-    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    type: Mapped[str] = mapped_column(String(32))
-    date: Mapped[date] = mapped_column(Date)
-    local: Mapped[bool] = mapped_column(Boolean)
-    k1: Mapped[str] = mapped_column(String(255))
-    k2: Mapped[str] = mapped_column(String(255))
-    k3: Mapped[str] = mapped_column(String(255))
-    k4: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[int] = mapped_column(ForeignKey("rollup_key.id"), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    local: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     entries: Mapped[int] = mapped_column(Integer)
     n: Mapped[float] = mapped_column(Float)
     s1: Mapped[float] = mapped_column(Float)
     s2: Mapped[float] = mapped_column(Float)
     s3: Mapped[float] = mapped_column(Float)
     #: distinct organisations (clients) behind the key that day
-    clients: Mapped[int] = mapped_column(Integer, default=0)
+    clients: Mapped[int] = mapped_column(Integer)
     #: the largest share one organisation holds of any of ``s1..s3`` (dominance rule)
-    top: Mapped[float] = mapped_column(Float, default=0.0)
-
-
-class RollupDayStale(db.Model):
-    """A (type, day) whose ``rollup_day`` rows must be rebuilt before they are read.
-
-    Written by database triggers on ``stats`` (every insert, update and delete, whatever the code
-    path, cascades included), so no writer has to remember it; append-only, so concurrent uploads
-    never wait on each other here.
-    """
-
-    __tablename__ = "rollup_day_stale"
-    __table_args__ = (Index("ix_rollup_day_stale_type_date", "type", "date"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    type: Mapped[str] = mapped_column(String(32))
-    date: Mapped[date] = mapped_column(Date)
+    top: Mapped[float] = mapped_column(Float)

@@ -1,5 +1,6 @@
 """Queries behind the retention commands: purge by age, remove duplicate snapshots, delete a
-client's records, and the last upload of each client. Rollups follow their records by cascade."""
+client's records, and the last upload of each client. The per-day sums follow every delete
+(``storage.sums``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete, func, select
 
 from statsservice.domain.retention import Snapshot, digest
 from statsservice.extensions import db
+from statsservice.storage import sums
 from statsservice.storage.models import Client, ClientLabel, Stats
 
 DELETE_CHUNK = 500
@@ -26,6 +28,7 @@ def purge_before(cutoff: date) -> int:
     records (the global hub's retention is its own). Labels go with the last record of their
     client and type: nobody's free text outlives their data.
     """
+    sums.forget_before(cutoff)
     removed = db.session.execute(delete(Stats).where(Stats.date < cutoff)).rowcount
     forget_orphan_labels()
     return removed
@@ -62,13 +65,13 @@ def delete_ids(ids: Iterable[int]) -> int:
     removed = 0
     for start in range(0, len(ids), DELETE_CHUNK):
         chunk = ids[start : start + DELETE_CHUNK]
-        removed += db.session.execute(delete(Stats).where(Stats.id.in_(chunk))).rowcount
+        removed += sums.delete_records(Stats.id.in_(chunk))
     return removed
 
 
 def delete_client_stats(client_id: int) -> int:
     """Delete every record of one client (the client stays registered); the caller commits."""
-    return db.session.execute(delete(Stats).where(Stats.client_id == client_id)).rowcount
+    return sums.delete_records(Stats.client_id == client_id)
 
 
 def last_uploads(stats_type: str | None = None, client_id: int | None = None) -> list:

@@ -1,4 +1,4 @@
-"""Stats records: idempotent batch upserts that keep rollups and labels in the same transaction,
+"""Stats records: idempotent batch upserts that keep the per-day sums and labels in the same transaction,
 scoped reads and deletes."""
 
 from __future__ import annotations
@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import defer
 
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
-from statsservice.storage.models import ClientLabel, Rollup, Stats
+from statsservice.storage import sums
+from statsservice.storage.models import ClientLabel, Stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,8 @@ class NewRecord:
 
 
 def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
-    """Insert or replace records on (client, anr, type, date); rebuild their rollups.
+    """Insert or replace records on (client, anr, type, date); bring the sums of their days up to
+    date (``storage.sums``) and the client's labels, in the same transaction.
 
     The caller commits (or rolls back): the whole batch is one transaction. Within a batch the
     last record for a key wins.
@@ -43,7 +46,10 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
     existing = {
         (s.anr, s.type, s.date): s
         for s in db.session.scalars(
-            select(Stats).where(
+            # the replaced records' JSON is never read: only overwritten
+            select(Stats)
+            .options(defer(Stats.data))
+            .where(
                 Stats.client_id == client_id,
                 tuple_(Stats.anr, Stats.type, Stats.date).in_(list(latest)),
             )
@@ -51,7 +57,6 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
     }
     now = utcnow()
     stored: list[Stats] = []
-    replaced_ids: list[int] = []
     for key, record in latest.items():
         row = existing.get(key)
         if row is None:
@@ -61,66 +66,17 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
             if record.uuid:
                 row.uuid = record.uuid
             db.session.add(row)
-        else:
-            replaced_ids.append(row.id)
         row.data, row.n, row.updated_at = record.data, record.n, now
         stored.append(row)
-    if replaced_ids:
-        db.session.execute(delete(Rollup).where(Rollup.stats_id.in_(replaced_ids)))
     db.session.flush()
 
-    rollups: list[tuple[Any, ...]] = []
+    sums.resync(client_id, {(row.type, row.date) for row in stored}, stored)
     labels: dict[tuple[str, str], dict[str, str]] = {}
     for row in stored:
-        stats_type = REGISTRY[row.type]
-        base = (row.id, client_id, row.anr, row.type, row.date)
-        rollups.extend(
-            (*base, r.k1, r.k2, r.k3, r.k4, r.m1, r.m2, r.m3, r.n)
-            for r in stats_type.explode(row.data, row.n)
-        )
-        for entry in stats_type.labels(row.data):
+        for entry in REGISTRY[row.type].labels(row.data):
             labels[(row.type, entry.key)] = entry.labels
-    _insert_rollups(rollups)
     _upsert_labels(client_id, labels)
     return stored
-
-
-#: rollup columns in the order of the tuples built by ``upsert_records``
-ROLLUP_COLUMNS = (
-    "stats_id",
-    "client_id",
-    "anr",
-    "type",
-    "date",
-    "k1",
-    "k2",
-    "k3",
-    "k4",
-    "m1",
-    "m2",
-    "m3",
-    "n",
-)
-
-
-def _insert_rollups(rows: list[tuple[Any, ...]]) -> None:
-    """Write rollup rows in the session's transaction: ``COPY`` on PostgreSQL (a batch holds tens
-    of thousands of rows, and COPY is several times faster than multi-row INSERTs), executemany
-    elsewhere."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY rollup ({', '.join(ROLLUP_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        return
-    table = Rollup.__table__
-    connection.execute(insert(table), [dict(zip(ROLLUP_COLUMNS, row, strict=True)) for row in rows])
 
 
 def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
@@ -199,8 +155,8 @@ def list_records(
 
 
 def delete_analysis(client_id: int, anr: str) -> int:
-    """Delete one client's records of an analysis (rollups follow by cascade)."""
-    return db.session.execute(delete(Stats).where(Stats.client_id == client_id, Stats.anr == anr)).rowcount
+    """Delete one client's records of an analysis (the sums of their days follow)."""
+    return sums.delete_records(Stats.client_id == client_id, Stats.anr == anr)
 
 
 def count_by_type(types: Iterable[str] | None = None) -> dict[str, int]:

@@ -1,0 +1,168 @@
+"""The per-day sums, kept at write time in the writer's transaction: ``client_day`` (one client's
+records of a day summed per key) and ``rollup_day`` (those summed over every client, with the
+organisations behind each key and the largest share). No read ever writes.
+
+Every write of ``stats`` goes through here: ``store`` after an upload, ``delete_records`` for any
+delete, ``forget_before`` for a purge by age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.sums import RECORDS, Key, Sums, record_sums
+from statsservice.extensions import db
+from statsservice.storage.cells import key_sums
+from statsservice.storage.models import Client, ClientDay, RollupDay, RollupKey, Stats
+
+#: values per IN (...) list, well under every database's bind-parameter limit
+CHUNK = 500
+#: first half of the advisory-lock key that serialises the recompute of one day (PostgreSQL)
+LOCK_CLASS = 0x524F4C4C  # "ROLL"
+
+DayKey = tuple[str, date]  # (type, day)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert():
+    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
+    """Dictionary ids of ``(type, key)`` pairs, adding the new ones (concurrent writers may add the
+    same key: the second waits for the first and reads its id)."""
+    wanted = set(wanted)
+    types = sorted({t for t, _ in wanted})
+
+    def known() -> dict[tuple[str, Key], int]:
+        rows = db.session.execute(
+            select(
+                RollupKey.id, RollupKey.type, RollupKey.k1, RollupKey.k2, RollupKey.k3, RollupKey.k4
+            ).where(RollupKey.type.in_(types))
+        )
+        return {(t, (k1, k2, k3, k4)): i for i, t, k1, k2, k3, k4 in rows}
+
+    found = known()
+    missing = sorted(wanted - found.keys())
+    if missing:
+        rows = [{"type": t, "k1": k[0], "k2": k[1], "k3": k[2], "k4": k[3]} for t, k in missing]
+        for part in chunks(rows, 200):
+            db.session.execute(_insert()(RollupKey).on_conflict_do_nothing(), list(part))
+        found = known()
+    return found
+
+
+def store(client_id: int, days: dict[DayKey, Sums]) -> None:
+    """Replace the ``client_day`` rows of one client for the (type, day) pairs given by their new
+    sums (empty sums: the client has no record left that day), then recompute ``rollup_day`` for
+    every key whose sums changed."""
+    if not days:
+        return
+    ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
+    touched: set[tuple[date, int]] = set()
+    by_type: dict[str, list[date]] = {}
+    for t, day in days:
+        by_type.setdefault(t, []).append(day)
+    cd = ClientDay
+    for t, dates in sorted(by_type.items()):
+        of_type = select(RollupKey.id).where(RollupKey.type == t).scalar_subquery()
+        for part in chunks(sorted(dates)):
+            gone = db.session.execute(
+                delete(cd)
+                .where(cd.client_id == client_id, cd.date.in_(part), cd.key_id.in_(of_type))
+                .returning(cd.date, cd.key_id)
+            )
+            touched.update((d, k) for d, k in gone)
+    rows = []
+    for (t, day), sums in days.items():
+        if sums.get(RECORDS, [0])[0] == 0:
+            continue  # no record left
+        for key, (entries, n, s1, s2, s3) in sums.items():
+            key_id = ids[(t, key)]
+            touched.add((day, key_id))
+            rows.append(
+                {"client_id": client_id, "date": day, "key_id": key_id, "entries": entries}
+                | {"n": n, "s1": s1, "s2": s2, "s3": s3}
+            )
+    if rows:
+        db.session.execute(insert(cd), rows)
+    recompute(touched)
+
+
+def recompute(touched: set[tuple[date, int]]) -> None:
+    """Recompute the ``rollup_day`` rows of some (day, key) pairs from ``client_day``.
+
+    On PostgreSQL each day is locked first (advisory, in date order, held to commit) so two
+    uploads of one day take turns here and the second one sums what the first committed.
+    """
+    if not touched:
+        return
+    by_day: dict[date, list[int]] = {}
+    for day, key_id in touched:
+        by_day.setdefault(day, []).append(key_id)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    d, cd = RollupDay, ClientDay
+    target = [d.date, d.local, d.key_id, d.entries, d.n, d.s1, d.s2, d.s3, d.clients, d.top]
+    for day in sorted(by_day):
+        if postgres:
+            db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
+        for part in chunks(sorted(by_day[day])):
+            db.session.execute(delete(d).where(d.date == day, d.key_id.in_(part)))
+            sums = key_sums([cd.date, Client.local], [cd.date == day, cd.key_id.in_(part)], by_id=True)
+            db.session.execute(insert(d).from_select(target, sums))
+
+
+def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:
+    """The client's records of some (type, day) pairs, but those of ids ``skip``."""
+    for part in chunks(list(pairs)):
+        query = select(Stats.type, Stats.date, Stats.data, Stats.n).where(
+            Stats.client_id == client_id, tuple_(Stats.type, Stats.date).in_(list(part))
+        )
+        if skip:
+            query = query.where(Stats.id.not_in(list(skip)))
+        yield from db.session.execute(query)
+
+
+def resync(client_id: int, pairs: Iterable[DayKey], fresh: Sequence[Stats] = ()) -> None:
+    """Recompute one client's sums of some (type, day) pairs from its records: those just written
+    (``fresh``, already in memory) and the others it holds those days (read back)."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    records: dict[DayKey, list[tuple[Any, float]]] = {pair: [] for pair in pairs}
+    for row in fresh:
+        records[(row.type, row.date)].append((row.data, row.n))
+    for t, day, data, n in _day_records(client_id, pairs, [row.id for row in fresh]):
+        records[(t, day)].append((data, n))
+    store(client_id, {(t, day): record_sums(REGISTRY[t], found) for (t, day), found in records.items()})
+
+
+def delete_records(*where: ColumnElement) -> int:
+    """Delete the records matching ``where`` and bring the sums of their days up to date; return
+    how many were deleted. The caller commits."""
+    affected = db.session.execute(
+        select(Stats.client_id, Stats.type, Stats.date).where(*where).distinct()
+    ).all()
+    removed = db.session.execute(delete(Stats).where(*where)).rowcount
+    per_client: dict[int, list[DayKey]] = {}
+    for client_id, t, day in affected:
+        per_client.setdefault(client_id, []).append((t, day))
+    for client_id, pairs in sorted(per_client.items()):
+        resync(client_id, pairs)
+    return removed
+
+
+def forget_before(cutoff: date) -> None:
+    """Drop the sums of every day before ``cutoff`` (a purge deletes all of those days' records)."""
+    db.session.execute(delete(ClientDay).where(ClientDay.date < cutoff))
+    db.session.execute(delete(RollupDay).where(RollupDay.date < cutoff))
