@@ -265,7 +265,7 @@ def test_body_over_the_size_limit(app, make_app):  # app: empties the tables aft
         response = http.post("/api/v1/stats/", json=batch, headers=auth(token))
         assert response.status_code == 413
         assert response.get_json()["errors"] == {"body": ["at most 2048 bytes"]}
-        assert counts() == {"stats": 0, "rollup": 0, "client_label": 0}
+        assert counts() == {"stats": 0, "client_day": 0, "rollup_day": 0, "client_label": 0}
         # the same without a Content-Length (chunked): the limit holds while reading
         chunked = http.post(
             "/api/v1/stats/",
@@ -274,7 +274,7 @@ def test_body_over_the_size_limit(app, make_app):  # app: empties the tables aft
             environ_overrides={"wsgi.input_terminated": True},
         )
         assert chunked.status_code == 413 and chunked.get_json()["message"]
-        assert counts() == {"stats": 0, "rollup": 0, "client_label": 0}
+        assert counts() == {"stats": 0, "client_day": 0, "rollup_day": 0, "client_label": 0}
 
 
 def test_too_many_records(app, make_app):
@@ -286,7 +286,7 @@ def test_too_many_records(app, make_app):
         )
         assert response.status_code == 413
         assert response.get_json()["errors"] == {"body": ["at most 3 records"]}
-        assert counts() == {"stats": 0, "rollup": 0, "client_label": 0}
+        assert counts() == {"stats": 0, "client_day": 0, "rollup_day": 0, "client_label": 0}
 
 
 # --- partial batches: 207 -----------------------------------------------------------------
