@@ -6,16 +6,21 @@ rate limits off), loads the data set through ``POST /api/v1/stats/`` with the pr
 generator (``statsservice.demo.payloads``): first one client alone, then eight clients at once,
 and measures:
 
-- ingest records/s, one client sequential and eight concurrent (full validation, rollups, labels);
-- the first whole-hub processed queries after the load (they rebuild the per-day sums);
-- p50/p95 of every processor over one year and three months, whole hub (per-day sums) and over
-  five analyses of one client (per-analysis rollups);
+- ingest records/s, one client sequential and eight concurrent (full validation, sums, labels);
+- the first whole-hub processed queries after the load (as fast as the next ones when no read
+  has anything left to build);
+- p50/p95 of every processor over one year and three months, whole hub and over five analyses of
+  one client;
 - ``GET /api/v1/stats/`` (three months, every type) and ``/stats/threats.json``;
-- database and table sizes, peak RSS of a worker;
+- database and table sizes against the records' JSON as PostgreSQL stores it, peak RSS of a worker;
 - ``EXPLAIN (ANALYZE, BUFFERS)`` of the SQL the main processors run.
 
-Usage: ``python -m bench.processors [--sizes S,M] [--repeat 20]``; ``--sizes L`` adds the large set
-(about 365k records; a long load). Results go to ``bench/results/`` (JSON and Markdown).
+``--baseline REV`` runs each size first against another revision of the hub (``git archive`` into
+the scratch folder, served from there with this checkout's virtualenv), so "before" and "after"
+come from one run on one machine.
+
+Usage: ``python -m bench.processors [--sizes S,M] [--repeat 20] [--baseline REV]``; ``--sizes L``
+adds the large set (365k records). Results go to ``bench/results/`` (JSON and Markdown).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -157,6 +163,9 @@ class Run:
     repeat: int
     batch: int
     workers: int | None
+    #: another revision's checkout to serve instead of this one (a baseline), and its name
+    source: Path | None = None
+    revision: str = ""
 
     def __post_init__(self) -> None:
         self.cluster = BenchCluster(self.root / "pg")
@@ -165,8 +174,10 @@ class Run:
             config={"RATELIMIT_ENABLED": "false"},
             workers=self.workers,
         )
+        if self.source is not None:
+            self.hub.source = self.source
         self.result: dict[str, Any] = {
-            "size": self.size.name,
+            "size": f"{self.size.name} ({self.revision})" if self.revision else self.size.name,
             "analyses": self.size.analyses,
             "days": self.size.days,
         }
@@ -182,7 +193,8 @@ class Run:
                     self.queries()
                 self.result["worker_peak_rss_mib"] = rss.peak_kib / 1024
                 self.result["db"] = self.sizes()
-                self.result["explain"] = self.explain()
+                # the plans are read with this checkout's code: not for another revision's schema
+                self.result["explain"] = self.explain() if self.source is None else {}
             finally:
                 self.hub.stop()
         finally:
@@ -245,7 +257,8 @@ class Run:
     def queries(self) -> None:
         self.http = requests.Session()
         self.http.headers.update({"X-API-KEY": self.reader, "User-Agent": "MONARC/2.13.1"})
-        # the first whole-hub query of each type rebuilds the per-day sums of the days just loaded
+        # the first whole-hub query of each type after the load (the former design rebuilt the
+        # per-day sums of the days just loaded here)
         started = time.perf_counter()
         for processor in ("risk_averages", *PROCESSORS):
             timed(lambda p=processor: self.processed(p, WINDOWS["1 year"]))
@@ -288,13 +301,16 @@ class Run:
         engine = self.engine()
         with engine.connect() as conn:
             out = {"database_mib": conn.scalar(text("SELECT pg_database_size(current_database())")) / 2**20}
-            for table in ("stats", "rollup", "rollup_day", "label"):
-                size = conn.scalar(text("SELECT pg_total_relation_size(:t)"), {"t": table})
-                out[f"{table}_mib"] = size / 2**20
-                out[f"{table}_rows"] = conn.scalar(text(f"SELECT count(*) FROM {table}"))
+            # the records' JSON as PostgreSQL stores it (compressed, out of line when large)
+            out["stats_json_mib"] = conn.scalar(text("SELECT sum(pg_column_size(data)) FROM stats")) / 2**20
+            tables = conn.scalars(text("SELECT relname FROM pg_stat_user_tables ORDER BY relname")).all()
+            out["tables"] = {}
+            for name in tables:
+                size = conn.scalar(text("SELECT pg_total_relation_size(:t)"), {"t": name})
+                rows = conn.scalar(text(f'SELECT count(*) FROM "{name}"'))
+                out["tables"][name] = {"mib": size / 2**20, "rows": rows}
             scans = text(
-                "SELECT relname || '.' || indexrelname, idx_scan FROM pg_stat_user_indexes "
-                "WHERE relname IN ('stats', 'rollup', 'rollup_day', 'rollup_day_stale') ORDER BY 1"
+                "SELECT relname || '.' || indexrelname, idx_scan FROM pg_stat_user_indexes ORDER BY 1"
             )
             out["index_scans"] = dict(conn.execute(scans).all())
         engine.dispose()
@@ -369,7 +385,17 @@ def table(results: list[dict[str, Any]]) -> Iterator[str]:
     )
     yield row("first queries after load (s)", [f"{r['first_queries_after_load_s']:.1f}" for r in results])
     yield row("database (MiB)", [f"{r['db']['database_mib']:,.0f}" for r in results])
-    yield row("rollup rows", [f"{r['db']['rollup_rows']:,}" for r in results])
+    yield row("records' JSON as stored (MiB)", [f"{r['db']['stats_json_mib']:,.0f}" for r in results])
+    yield row(
+        "database / records' JSON",
+        [f"{r['db']['database_mib'] / r['db']['stats_json_mib']:.2f}" for r in results],
+    )
+
+    def largest(r: dict[str, Any]) -> str:
+        tables = sorted(r["db"]["tables"].items(), key=lambda item: -item[1]["mib"])[:4]
+        return ", ".join(f"`{name}` {t['mib']:,.0f} ({t['rows']:,} rows)" for name, t in tables)
+
+    yield row("largest tables, MiB (rows)", [largest(r) for r in results])
     yield row("worker peak RSS (MiB)", [f"{r['worker_peak_rss_mib']:.0f}" for r in results])
     yield ""
     yield "Processed queries, p50 / p95 in ms (`aggregation_period=day` unless stated):"
@@ -386,6 +412,24 @@ def table(results: list[dict[str, Any]]) -> Iterator[str]:
         yield f"| `{name}` | | " + " | ".join(cells) + " |"
 
 
+def checkout(revision: str, folder: Path) -> Path:
+    """The files of ``revision`` (``git archive``) in ``folder``: the baseline's code."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(RESULTS.parent.parent), "archive", revision], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def timed_run(run: Run) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = run()
+    result["wall_s"] = time.perf_counter() - started
+    print(f"   {result['size']}: done in {result['wall_s']:.0f} s")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M", help="comma-separated: S, M, L or AxD (default S,M)")
@@ -393,25 +437,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="records per upload request")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: production's)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (cluster, logs)")
+    parser.add_argument("--baseline", default="", help="a git revision to measure first at each size")
     args = parser.parse_args()
     sizes = [size_of(name) for name in args.sizes.split(",") if name.strip()]
 
     ensure_postgresql()
+    common = (args.repeat, args.batch, args.workers)
     results = []
     for size in sizes:
         root = Path(tempfile.mkdtemp(prefix=f"statsservice-bench-{size.name}-"))
         print(
             f"== size {size.name}: {size.analyses} analyses × {size.days} days = {size.records:,} records ({root})"
         )
-        started = time.perf_counter()
         try:
-            result = Run(size, root, args.repeat, args.batch, args.workers)()
+            if args.baseline:
+                source = checkout(args.baseline, root / "baseline")
+                results.append(timed_run(Run(size, root / "before", *common, source, args.baseline)))
+            results.append(timed_run(Run(size, root / "after", *common)))
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
-        result["wall_s"] = time.perf_counter() - started
-        results.append(result)
-        print(f"   done in {result['wall_s']:.0f} s")
 
     report = {
         "date": clock.utcnow().isoformat(timespec="seconds"),

@@ -34,6 +34,8 @@ class LiveHub:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    #: the checkout whose code the hub runs (another revision's, for a benchmark baseline)
+    source: Path = REPO
 
     @property
     def url(self) -> str:
@@ -46,12 +48,14 @@ class LiveHub:
         env["STATS_INSTANCE_PATH"] = str(self.root / "instance")
         env["STATSSERVICE_SQLALCHEMY_DATABASE_URI"] = self.database_url or f"sqlite:///{self.root / 'hub.db'}"
         env.update({f"STATSSERVICE_{key}": value for key, value in self.config.items()})
+        if self.source != REPO:  # its package first on the path, ahead of this checkout's
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.source), env.get("PYTHONPATH")]))
         return env
 
     def flask(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(BIN / "flask"), "--app", "statsservice", *args],
-            cwd=REPO,
+            cwd=self.source,
             env=self.env,
             capture_output=True,
             text=True,
@@ -83,7 +87,7 @@ class LiveHub:
         self.flask("db", "upgrade")
         self.process = subprocess.Popen(
             self.command(),
-            cwd=REPO,
+            cwd=self.source,
             env=self.server_env(),
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "gunicorn.log", "ab"),  # noqa: SIM115 - lives as long as the process
