@@ -3,12 +3,12 @@ scoped reads and deletes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, Text, cast, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer
 
@@ -126,13 +126,9 @@ def _apply(query: Select, f: StatsFilter, model: Any = Stats) -> Select:
     return query
 
 
-def list_records(
-    f: StatsFilter, *, get_last: bool = False, offset: int = 0, limit: int = 0
-) -> tuple[int, list[Stats]]:
-    """Records matching ``f`` (newest first), with the total count before paging.
-
-    ``get_last``: only the latest record per (client, analysis), dates ignored.
-    """
+def _records(f: StatsFilter, get_last: bool) -> Select:
+    """The records matching ``f``; with ``get_last`` only the latest record per (client,
+    analysis), dates ignored."""
     query = _apply(select(Stats), f)
     if get_last:
         f = StatsFilter(type=f.type, client_id=f.client_id, anrs=f.anrs, local_only=f.local_only)
@@ -147,11 +143,26 @@ def list_records(
             & (Stats.anr == latest.c.anr)
             & (Stats.date == latest.c.d),
         )
+    return query
+
+
+def _page(query: Select, offset: int, limit: int) -> tuple[int, Select]:
+    """The total before paging, and the page's query (newest first)."""
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     query = query.order_by(Stats.date.desc(), Stats.anr, Stats.id).offset(offset)
-    if limit:
-        query = query.limit(limit)
-    return total, list(db.session.scalars(query))
+    return total, (query.limit(limit) if limit else query)
+
+
+def stream_records(
+    f: StatsFilter, *, get_last: bool = False, offset: int = 0, limit: int = 0
+) -> tuple[int, Iterator[tuple[str, str, str, date, str]]]:
+    """Records matching ``f`` (newest first) with the total count before paging, as rows ``(uuid, anr, type, date, data)`` where ``data`` is the
+    record's JSON text as the database holds it, streamed from a server-side cursor: a page of
+    tens of MB is neither decoded nor held in memory."""
+    total, query = _page(_records(f, get_last), offset, limit)
+    columns = (Stats.uuid, Stats.anr, Stats.type, Stats.date, cast(Stats.data, Text))
+    rows = db.session.execute(query.with_only_columns(*columns).execution_options(yield_per=200))
+    return total, (tuple(row) for row in rows)
 
 
 def delete_analysis(client_id: int, anr: str) -> int:

@@ -8,11 +8,13 @@ caller (admins read everything, and still delete only their own records).
 from __future__ import annotations
 
 import http
+import json
 import uuid as uuid_mod
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -35,7 +37,7 @@ from statsservice.errors import BODY, ApiError, flatten
 from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
 from statsservice.storage.models import Stats
-from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, list_records, upsert_records
+from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, stream_records, upsert_records
 from statsservice.text import plural
 
 URL_PREFIX = "/stats"
@@ -43,7 +45,28 @@ blp = HubBlueprint("stats", __name__, description="Stats records: upload, read b
 
 DEFAULT_MONTHS = 3
 STORE_SLICE = 2000  # records per upsert statement
+STREAM_CHUNK = 64 * 1024  # characters per piece of a streamed list
 Key = tuple[str, str, date]
+
+
+def _list_body(metadata: dict, rows: Iterator[tuple[str, str, str, date, str]]) -> Iterator[str]:
+    """The ``StatsListSchema`` document written as the rows stream in: each record's ``data`` is
+    its JSON text from the database, never decoded and encoded again."""
+    dumps = json.dumps
+    chunk = [f'{{"metadata": {dumps(metadata)}, "data": [']
+    size, separator = 0, ""
+    for uuid, anr, stats_type, day, data in rows:
+        part = (
+            f'{separator}{{"uuid": {dumps(uuid)}, "anr": {dumps(anr)}, "type": {dumps(stats_type)}, '
+            f'"date": "{day.isoformat()}", "data": {data}}}'
+        )
+        chunk.append(part)
+        size, separator = size + len(part), ", "
+        if size >= STREAM_CHUNK:
+            yield "".join(chunk)
+            chunk, size = [], 0
+    chunk.append("]}")
+    yield "".join(chunk)
 
 
 def _ref(status: int) -> str:
@@ -57,7 +80,7 @@ class StatsCollection(MethodView):
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsListSchema)
     @blp.alt_response(400, response=_ref(400))
-    def get(self, params: dict) -> dict:
+    def get(self, params: dict) -> Response:
         """The caller's records of one type (an admin's: every client's), newest first.
 
         Parameters may come in a JSON body, as the Front Office sends them, or in the query.
@@ -73,18 +96,13 @@ class StatsCollection(MethodView):
             anrs=tuple(dict.fromkeys(params["anrs"])),
         )
         offset, limit = params["offset"], params["limit"]
-        total, rows = list_records(
+        total, rows = stream_records(
             selection, get_last=params["get_last"], offset=offset, limit=limit or MAX_PAGE
         )
         if not limit and total - offset > MAX_PAGE:
             limit = MAX_PAGE  # "all" was more than one page: say which page size applied
-        return {
-            "metadata": {"count": total, "offset": offset, "limit": limit},
-            "data": [
-                {"uuid": r.uuid, "anr": r.anr, "type": r.type, "date": r.date.isoformat(), "data": r.data}
-                for r in rows
-            ],
-        }
+        metadata = {"count": total, "offset": offset, "limit": limit}
+        return Response(stream_with_context(_list_body(metadata, rows)), mimetype="application/json")
 
     @blp.authenticated()
     @blp.doc(requestBody=UPLOAD_BODY)
