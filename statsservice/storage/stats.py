@@ -6,17 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, cast, func, select, tuple_
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import defer
 
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import sums
-from statsservice.storage.models import ClientLabel, Stats
+from statsservice.storage.models import ClientLabel, Stats, new_uuid
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,64 +30,64 @@ class NewRecord:
     uuid: str | None = None
 
 
-def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[Stats]:
+class StoredRecord(NamedTuple):
+    """A record as an upload left it: its id and uuid under its key."""
+
+    id: int
+    uuid: str
+    anr: str
+    type: str
+    date: date
+
+
+def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredRecord]:
     """Insert or replace records on (client, anr, type, date); bring the sums of their days up to
     date (``storage.sums``) and the client's labels, in the same transaction.
 
-    The caller commits (or rolls back): the whole batch is one transaction. Within a batch the
-    last record for a key wins.
+    One ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch: a replaced record keeps its uuid
+    and creation time. The caller commits (or rolls back): the whole batch is one transaction.
+    Within a batch the last record for a key wins.
     """
     latest: dict[tuple[str, str, date], NewRecord] = {}
     for record in records:
         latest[(record.anr, record.type, record.date)] = record
     if not latest:
         return []
-    existing = {
-        (s.anr, s.type, s.date): s
-        for s in db.session.scalars(
-            # the replaced records' JSON is never read: only overwritten
-            select(Stats)
-            .options(defer(Stats.data))
-            .where(
-                Stats.client_id == client_id,
-                tuple_(Stats.anr, Stats.type, Stats.date).in_(list(latest)),
-            )
-        )
-    }
     now = utcnow()
-    stored: list[Stats] = []
-    for key, record in latest.items():
-        row = existing.get(key)
-        if row is None:
-            row = Stats(
-                client_id=client_id, anr=record.anr, type=record.type, date=record.date, created_at=now
-            )
-            if record.uuid:
-                row.uuid = record.uuid
-            db.session.add(row)
-        row.data, row.n, row.updated_at = record.data, record.n, now
-        stored.append(row)
-    db.session.flush()
-
-    sums.resync(client_id, {(row.type, row.date) for row in stored}, stored)
+    rows = [
+        {"uuid": r.uuid or new_uuid(), "client_id": client_id, "anr": r.anr, "type": r.type}
+        | {"date": r.date, "data": r.data, "n": r.n, "created_at": now, "updated_at": now}
+        for r in latest.values()
+    ]
+    statement = _insert_fn()(Stats)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
+        set_={"data": statement.excluded.data, "n": statement.excluded.n, "updated_at": now},
+    ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date)
+    stored = [StoredRecord(*row) for row in db.session.execute(statement, rows)]
+    by_key = {(s.anr, s.type, s.date): s.id for s in stored}
+    fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
+    sums.resync(client_id, {(r.type, r.date) for r in latest.values()}, fresh)
     labels: dict[tuple[str, str], dict[str, str]] = {}
-    for row in stored:
-        for entry in REGISTRY[row.type].labels(row.data):
-            labels[(row.type, entry.key)] = entry.labels
+    for r in latest.values():
+        for entry in REGISTRY[r.type].labels(r.data):
+            labels[(r.type, entry.key)] = entry.labels
     _upsert_labels(client_id, labels)
     return stored
+
+
+def _insert_fn() -> Any:
+    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
     """The client's own labels (latest upload wins, for this client only)."""
     if not labels:
         return
-    dialect = db.session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [
         {"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())
     ]
-    statement = insert_fn(ClientLabel)
+    statement = _insert_fn()(ClientLabel)
     statement = statement.on_conflict_do_update(
         index_elements=[ClientLabel.client_id, ClientLabel.type, ClientLabel.key],
         set_={"labels": statement.excluded.labels},

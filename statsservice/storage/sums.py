@@ -133,16 +133,19 @@ def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = 
         yield from db.session.execute(query)
 
 
-def resync(client_id: int, pairs: Iterable[DayKey], fresh: Sequence[Stats] = ()) -> None:
+def resync(
+    client_id: int, pairs: Iterable[DayKey], fresh: Sequence[tuple[int, str, date, Any, float]] = ()
+) -> None:
     """Recompute one client's sums of some (type, day) pairs from its records: those just written
-    (``fresh``, already in memory) and the others it holds those days (read back)."""
+    (``fresh``: ``(id, type, day, data, n)``, already in memory) and the others it holds those
+    days (read back)."""
     pairs = sorted(set(pairs))
     if not pairs:
         return
     records: dict[DayKey, list[tuple[Any, float]]] = {pair: [] for pair in pairs}
-    for row in fresh:
-        records[(row.type, row.date)].append((row.data, row.n))
-    for t, day, data, n in _day_records(client_id, pairs, [row.id for row in fresh]):
+    for _id, t, day, data, n in fresh:
+        records[(t, day)].append((data, n))
+    for t, day, data, n in _day_records(client_id, pairs, [row[0] for row in fresh]):
         records[(t, day)].append((data, n))
     store(client_id, {(t, day): record_sums(REGISTRY[t], found) for (t, day), found in records.items()})
 
