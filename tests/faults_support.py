@@ -9,13 +9,26 @@ from sqlalchemy import Connection, text
 from tests.live import LiveHub, production_command
 
 
-def records_without_rollups(conn: Connection) -> int:
-    """Stored records of the types that always explode into rows, yet have none: a half-written
-    upload would show here."""
-    query = (
-        "SELECT count(*) FROM stats s WHERE s.type IN ('risk', 'threat', 'vulnerability')"
-        " AND NOT EXISTS (SELECT 1 FROM rollup r WHERE r.stats_id = s.id)"
-    )
+def unsynced_days(conn: Connection, client_id: int | None = None) -> int:
+    """(client, type, day) groups whose per-day sums do not count exactly the records stored, either
+    way: a half-written upload (records without sums, or sums without records) would show here."""
+    scope = "" if client_id is None else f" AND client_id = {int(client_id)}"
+    query = f"""
+        WITH records AS (
+            SELECT client_id, type, date, count(*) AS n FROM stats WHERE 1 = 1{scope}
+            GROUP BY client_id, type, date
+        ), sums AS (
+            SELECT c.client_id, k.type, c.date, c.entries AS n FROM client_day c
+            JOIN rollup_key k ON k.id = c.key_id
+            WHERE k.k1 = '' AND k.k2 = '' AND k.k3 = '' AND k.k4 = ''{scope.replace("client_id", "c.client_id")}
+        )
+        SELECT (SELECT count(*) FROM records r LEFT JOIN sums s
+                    ON s.client_id = r.client_id AND s.type = r.type AND s.date = r.date
+                    WHERE s.n IS NULL OR s.n <> r.n)
+             + (SELECT count(*) FROM sums s LEFT JOIN records r
+                    ON s.client_id = r.client_id AND s.type = r.type AND s.date = r.date
+                    WHERE r.n IS NULL)
+    """
     return conn.execute(text(query)).scalar_one()
 
 

@@ -1,5 +1,5 @@
 """POST /api/v1/stats/ refuses every bad input with a JSON error naming the field, and the
-database is exactly as before (rows of stats, rollup and label, and the stored data)."""
+database is exactly as before (rows of stats, per-day sums and labels, and the stored data)."""
 
 from __future__ import annotations
 

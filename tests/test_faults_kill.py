@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from statsservice.demo.payloads import Generator
 from tests import frozen_clock
+from tests.faults_support import unsynced_days
 from tests.live import LiveHub
 
 END = frozen_clock.today() - timedelta(days=1)
@@ -22,7 +23,7 @@ def batch_for(gen: Generator, anrs: range, days: int) -> list[dict]:
 
 
 def counts(hub: LiveHub, client_uuid: str) -> tuple[int, int]:
-    """(stats of the client, stats of the client without their rollup rows)."""
+    """(stats of the client, its days whose per-day sums do not match its records)."""
     engine = create_engine(hub.database_url or f"sqlite:///{hub.root / 'hub.db'}")
     with engine.connect() as conn:
         client_id = conn.execute(
@@ -31,13 +32,7 @@ def counts(hub: LiveHub, client_uuid: str) -> tuple[int, int]:
         stored = conn.execute(
             text("SELECT count(*) FROM stats WHERE client_id = :c"), {"c": client_id}
         ).scalar_one()
-        orphans = conn.execute(
-            text(
-                "SELECT count(*) FROM stats s WHERE s.client_id = :c AND s.type IN ('threat', 'vulnerability')"
-                " AND NOT EXISTS (SELECT 1 FROM rollup r WHERE r.stats_id = s.id)"
-            ),
-            {"c": client_id},
-        ).scalar_one()
+        orphans = unsynced_days(conn, client_id)
     engine.dispose()
     return stored, orphans
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from statsservice.demo.payloads import Generator
 from tests import frozen_clock
-from tests.faults_support import records_without_rollups
+from tests.faults_support import unsynced_days
 from tests.live import LiveHub
 from tests.pg_cluster import PrivateCluster
 
@@ -67,7 +67,7 @@ def test_database_down_and_restarted(tmp_path):
         with engine.connect() as conn:
             stats = conn.execute(text("SELECT count(*) FROM stats")).scalar_one()
             keys = conn.execute(text("SELECT count(DISTINCT (anr, type, date)) FROM stats")).scalar_one()
-            orphans = records_without_rollups(conn)
+            orphans = unsynced_days(conn)
         engine.dispose()
         assert stats == keys == 5 * (len(batches) + 1)
         assert orphans == 0

@@ -155,13 +155,22 @@ def _page(query: Select, offset: int, limit: int) -> tuple[int, Select]:
 def stream_records(
     f: StatsFilter, *, get_last: bool = False, offset: int = 0, limit: int = 0
 ) -> tuple[int, Iterator[tuple[str, str, str, date, str]]]:
-    """Records matching ``f`` (newest first) with the total count before paging, as rows ``(uuid, anr, type, date, data)`` where ``data`` is the
-    record's JSON text as the database holds it, streamed from a server-side cursor: a page of
-    tens of MB is neither decoded nor held in memory."""
+    """Records matching ``f`` (newest first) with the total count before paging, as rows
+    ``(uuid, anr, type, date, data)`` where ``data`` is the record's JSON text as the database
+    holds it: a page of tens of MB is neither decoded nor held in memory.
+
+    The rows come from a server-side cursor on a connection of their own, opened when iteration
+    starts: the request's session may commit (``last_seen``) while the answer is still streaming.
+    """
     total, query = _page(_records(f, get_last), offset, limit)
-    columns = (Stats.uuid, Stats.anr, Stats.type, Stats.date, cast(Stats.data, Text))
-    rows = db.session.execute(query.with_only_columns(*columns).execution_options(yield_per=200))
-    return total, (tuple(row) for row in rows)
+    query = query.with_only_columns(Stats.uuid, Stats.anr, Stats.type, Stats.date, cast(Stats.data, Text))
+    engine = db.engine
+
+    def rows() -> Iterator[tuple[str, str, str, date, str]]:
+        with engine.connect() as conn:
+            yield from (tuple(row) for row in conn.execution_options(yield_per=200).execute(query))
+
+    return total, rows()
 
 
 def delete_analysis(client_id: int, anr: str) -> int:
