@@ -37,7 +37,7 @@ KINDS: dict[str, Kind] = {
 }
 #: what ranks a client's top threat and vulnerability on the map (an ``averages`` key)
 MAP_METRIC = "maxRisk"
-MAP_INDEX = 1  # MAP_METRIC is the rollup's m2
+MAP_INDEX = 1  # MAP_METRIC is the element's m2 (``StatsType.explode``)
 #: map coordinates are published with this many decimals (0.1° is about 11 km)
 MAP_DECIMALS = 1
 #: query parameters handed to the processor as its ``processor_params``
