@@ -54,7 +54,10 @@ lint: install
 
 # Processors benchmark: ingest and processed queries on gunicorn + a private PostgreSQL, sizes S and M
 # (a few minutes each; BENCH_ARGS="--sizes L" for the large set); figures in docs/PERFORMANCE.md.
-BENCH_ARGS ?= --sizes S,M
+# Each size is measured first at BENCH_BASELINE (the last revision that stored per-record rollups),
+# then at this checkout, in the same run; BENCH_BASELINE= skips it.
+BENCH_BASELINE ?= f03d1e4
+BENCH_ARGS ?= --sizes S,M $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 bench: install
 	$(BIN)/python -m bench.processors $(BENCH_ARGS)
 
