@@ -147,8 +147,10 @@ class DifferentialPrivacy:
 
     def typical_error(self, stats_type: str, cells: int, weight: float) -> tuple[float, ...]:
         """The documented error of a released mean over ``weight`` (clipped) analyses, per
-        metric: (sum scale + bound × count scale) / weight. The median error measured
-        (``bench/dp_error.py``) is below it; a mean never leaves ``[0, bound]``."""
+        metric: (sum scale + bound × count scale) / weight, where ``weight`` is the cell's own
+        ``n`` (threats, vulnerabilities, compliance) or the day's (risks, cartography). The
+        median error measured (``bench/dp_error.py``) is below it; a mean never leaves
+        ``[0, bound]``, so the error never exceeds the bound either."""
         count, sums = self.scales(stats_type, cells)
         bounds = BOUNDS[stats_type].sums
         return tuple((s + b * count) / max(weight, 1.0) for s, b in zip(sums, bounds, strict=True))
