@@ -102,7 +102,7 @@ def test_a_newcomer_is_recovered_exactly_without_noise_and_only_through_noise_wi
         for key in sums_after:
             errors.append(sums_after[key] - sums_before.get(key, 0.0) - truth.get(key, 0.0))
     _, (scale,) = privacy.scales("risk", len(sums_after))
-    assert scale > 10  # ε = 100 over 13 numbers of one organisation's ≤ 5 × 100: a real scale
+    assert scale > 10  # ε = 100 over a dozen numbers, each moved by ≤ 5 × 100: a real scale
     rms = math.sqrt(statistics.fmean(e * e for e in errors))
     # two independent Laplace(scale) draws differ by 2 × scale in RMS; clamping means into their
     # bounds takes a little off. 2400 errors: the RMS is within a few % of its expectation.
@@ -192,6 +192,8 @@ def test_every_noisy_aggregate_passes_the_global_hubs_checks(make_app, app, clie
     assert result.exit_code == 0, result.output
     payloads = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert {p["type"] for p in payloads} >= {"risk", "threat", "vulnerability"}
+    spent = f"{len(payloads)} releases: ε {len(payloads):g} spent by this run"
+    assert f"differential privacy: ε 1 per (type, day) release, {spent}" in result.output
     # the global hub's own validation (k = 3, at most 100,000), over many draws
     schema = StatsRecordSchema(hub_client=True, limits=HubLimits(min_weight=3, max_weight=100_000))
     rules = ReleaseRules.from_config(app.config)

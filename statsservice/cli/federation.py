@@ -168,6 +168,13 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
         click.echo(f"withheld {item.type} {item.date}: {item.reason}")
     suppressed = plan.suppressed
     counts = f"suppressed_k {suppressed['k']}, suppressed_dominance {suppressed['dominance']}"
+    privacy = DifferentialPrivacy.from_config(cfg)
+    if privacy is not None and plan.release:
+        click.echo(
+            f"differential privacy: ε {privacy.epsilon:g} per (type, day) release, "
+            f"{len(plan.release)} releases: ε {privacy.epsilon * len(plan.release):g} spent by this run "
+            "(basic composition; docs/PRIVACY.md)"
+        )
     if dry_run:
         for item in plan.release:
             click.echo(json.dumps(item.payload, sort_keys=True, ensure_ascii=False))
