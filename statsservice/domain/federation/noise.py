@@ -25,12 +25,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import opendp.prelude as dp
-
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.stats_types.base import KeySums
-
-dp.enable_features("contrib")  # OpenDP's Laplace on floats is a contrib measurement
 
 Key = tuple[str, str, str, str]
 
@@ -214,6 +210,10 @@ def _laplace(values: Sequence[float], sensitivity: float, scale: float) -> tuple
     ``len × sensitivity`` in L1."""
     if not values:
         return [], 0.0
+    # imported here: OpenDP's library takes a third of a second to load, and only DP mode needs it
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")  # OpenDP's Laplace on floats is a contrib measurement
     measurement = dp.m.make_laplace(
         dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float), scale=scale
     )
