@@ -65,7 +65,13 @@ bench: install
 bench-scale-out: install
 	$(BIN)/python -m bench.scale_out
 
-.PHONY: load faults bench-scale-out
+# Differential privacy: error of community means and suppressed cells at 3-50 organisations, on
+# a scratch SQLite hub (about a minute); figures in docs/PRIVACY.md. DP_ARGS, e.g. --epsilons 1,10.
+DP_ARGS ?=
+bench-dp: install
+	$(BIN)/python -m bench.dp_error $(DP_ARGS)
+
+.PHONY: load faults bench-scale-out bench-dp
 # Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
 # (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
 LOAD_ARGS ?=

@@ -52,6 +52,12 @@ FEDERATION_BACKOFF = 0.5
 FEDERATION_TIMEOUT = 60
 FEDERATION_PULL_PERIOD = "month"  # aggregation_period of the community series stats_pull fetches
 FEDERATION_PULL_DAYS = 365
+# Differential privacy of pushed aggregates (docs/PRIVACY.md): 0 = off (exact means). When > 0,
+# each (type, day) release spends this ε: Laplace noise (OpenDP) on every released sum and count,
+# one organisation's part of a cell clipped to FEDERATION_DP_MAX_ANALYSES analyses and per-metric
+# bounds (statsservice/domain/federation/noise.py).
+FEDERATION_DP_EPSILON = 0.0
+FEDERATION_DP_MAX_ANALYSES = 5
 
 # Retention
 PURGE_NB_MONTHS = 36

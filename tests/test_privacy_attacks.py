@@ -282,3 +282,59 @@ def test_losing_the_hub_state_does_not_double_anything(scene: Scene):
     assert scene.released() == before
     keys = scene.global_rows("SELECT client_id, type, date, count(*) FROM stats GROUP BY 1, 2, 3")
     assert keys and all(row[3] == 1 for row in keys)
+
+
+def test_with_differential_privacy_a_newcomer_is_read_only_through_noise(tmp_path):
+    """Two releases a day apart, the same three organisations and a newcomer on the second: with
+    exact means ``n × mean`` after minus before is the newcomer's record; with
+    ``FEDERATION_DP_EPSILON`` it is off by noise (tests/test_federation_dp.py measures how much
+    over many draws), and the noisy days are released once like any other."""
+    world, local, _ = federated_pair(tmp_path, FEDERATION_DP_EPSILON="100")
+    try:
+        gen = Generator(seed=11, anrs=4)
+        before, after = DAYS
+        for org in range(4):
+            _, token = local.create_client(f"DP Org {org}")
+            batch = gen.day_batch(org, before)
+            again = json.loads(json.dumps(batch).replace(before.isoformat(), after.isoformat()))
+            upload(local, token, again if org == 3 else batch + again)  # org 3 joins on the second day
+        pushed = local.flask("stats_push", "--date-from", before.isoformat())
+        report = summary(pushed.stdout)
+        assert report["failed"] == 0 and report["sent"] == report["released"] > 0
+        assert "differential privacy: ε 100 per (type, day) release" in pushed.stdout
+        with sqlite3.connect(world.root / "hub.db", timeout=30) as conn:
+            rows = conn.execute(
+                "SELECT date, n, data FROM stats WHERE type = 'risk' ORDER BY date"
+            ).fetchall()
+        assert [row[0] for row in rows] == [before.isoformat(), after.isoformat()]
+        assert all(isinstance(row[1], int) and row[1] >= 3 for row in rows)
+        sums = [
+            {
+                (state, kind, entry["level"]): entry["value"] * n
+                for state, kinds in json.loads(data)["risks"].items()
+                for kind, levels in kinds.items()
+                for entry in levels
+            }
+            for _, n, data in rows
+        ]
+        victim = next(r["data"] for r in gen.day_batch(3, before) if r["type"] == "risk")
+        truth = {
+            (state, kind, entry["level"]): float(entry["value"])
+            for state, kinds in victim["risks"].items()
+            for kind, levels in kinds.items()
+            for entry in levels
+        }
+        errors = [sums[1][key] - sums[0].get(key, 0.0) - truth.get(key, 0.0) for key in sums[1]]
+        assert errors and max(abs(e) for e in errors) > 1.0  # exact means give 0 on every level
+        stored = sorted(global_rows(world))
+        again = local.flask("stats_push", "--date-from", before.isoformat())
+        assert summary(again.stdout)["sent"] == 0
+        assert sorted(global_rows(world)) == stored  # released once, with the noise it was sent with
+    finally:
+        local.stop()
+        world.stop()
+
+
+def global_rows(world: LiveHub) -> list[tuple]:
+    with sqlite3.connect(world.root / "hub.db", timeout=30) as conn:
+        return conn.execute("SELECT type, date, n, data FROM stats").fetchall()

@@ -17,6 +17,7 @@ from statsservice import clock, jsontext
 from statsservice.cli.options import DAY
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
+from statsservice.domain.federation.noise import DifferentialPrivacy, contributions
 from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.extensions import db
@@ -60,6 +61,7 @@ def plan_push(date_from: date, date_to: date) -> PushPlan:
     """The days of the window not released yet, each built once from the released cells."""
     cfg = current_app.config
     rules = ReleaseRules.from_config(cfg)
+    privacy = DifferentialPrivacy.from_config(cfg)
     released = store.releases(date_from, date_to)
     plan = PushPlan()
     for stats_type in TYPE_NAMES:
@@ -69,7 +71,17 @@ def plan_push(date_from: date, date_to: date) -> PushPlan:
                 continue
             label_type = stats_type if REGISTRY[stats_type].labelled else ""
             counted = store.day_input(stats_type, day, label_type, rules.min_clients)
-            result = build(counted, rules, strip=cfg["FEDERATION_STRIP_LABELS"])
+            parts = None
+            if privacy is not None:
+                parts = contributions(stats_type, store.day_records(stats_type, day))
+            result = build(
+                counted,
+                rules,
+                strip=cfg["FEDERATION_STRIP_LABELS"],
+                privacy=privacy,
+                parts=parts,
+                max_weight=int(cfg["FEDERATION_MAX_WEIGHT"]),
+            )
             (plan.withheld if isinstance(result, Withheld) else plan.release).append(result)
     return plan
 
@@ -156,6 +168,13 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
         click.echo(f"withheld {item.type} {item.date}: {item.reason}")
     suppressed = plan.suppressed
     counts = f"suppressed_k {suppressed['k']}, suppressed_dominance {suppressed['dominance']}"
+    privacy = DifferentialPrivacy.from_config(cfg)
+    if privacy is not None and plan.release:
+        click.echo(
+            f"differential privacy: ε {privacy.epsilon:g} per (type, day) release, "
+            f"{len(plan.release)} releases: ε {privacy.epsilon * len(plan.release):g} spent by this run "
+            "(basic composition; docs/PRIVACY.md)"
+        )
     if dry_run:
         for item in plan.release:
             click.echo(json.dumps(item.payload, sort_keys=True, ensure_ascii=False))

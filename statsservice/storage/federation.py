@@ -71,6 +71,18 @@ def day_input(stats_type: str, day: date, label_type: str, min_clients: int) -> 
     return DayInput(stats_type, day, records, organisations, cells, labels)
 
 
+def day_records(stats_type: str, day: date) -> list[tuple[int, Any, int]]:
+    """``(client id, data, n)`` of each record of one day over sharing clients: what differential
+    privacy clips per organisation (``domain/federation/noise.py``)."""
+    query = (
+        select(Stats.client_id, Stats.data, Stats.n)
+        .join(Client, Client.id == Stats.client_id)
+        .where(*_sharing(), Stats.type == stats_type, Stats.date == day)
+        .order_by(Stats.id)
+    )
+    return [(client_id, data, n or 1) for client_id, data, n in db.session.execute(query)]
+
+
 def releases(
     date_from: date | None = None, date_to: date | None = None
 ) -> dict[tuple[str, date], FederationDelivery]:
