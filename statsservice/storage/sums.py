@@ -110,16 +110,24 @@ def recompute(touched: set[tuple[date, int]]) -> None:
     by_day: dict[date, list[int]] = {}
     for day, key_id in touched:
         by_day.setdefault(day, []).append(key_id)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
     d, cd = RollupDay, ClientDay
     target = [d.date, d.local, d.key_id, d.entries, d.n, d.s1, d.s2, d.s3, d.clients, d.top]
+    lock_days(by_day)
     for day in sorted(by_day):
-        if postgres:
-            db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
         for part in chunks(sorted(by_day[day])):
             db.session.execute(delete(d).where(d.date == day, d.key_id.in_(part)))
             sums = key_sums([cd.date, Client.local], [cd.date == day, cd.key_id.in_(part)], by_id=True)
             db.session.execute(insert(d).from_select(target, sums))
+
+
+def lock_days(days: Iterable[date]) -> None:
+    """Take the PostgreSQL advisory lock of each day, in date order, until the transaction ends:
+    writers of one day take turns where ``rollup_day`` is recomputed, and one order for everyone
+    means no deadlock (a lock already held is taken again at no cost)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has a single writer
+    for day in sorted(set(days)):
+        db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
 
 
 def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:
