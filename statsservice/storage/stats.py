@@ -30,6 +30,10 @@ class NewRecord:
     uuid: str | None = None
 
 
+#: records per INSERT statement (SQLite allows 32766 bound parameters)
+STORE_SLICE = 2000
+
+
 class StoredRecord(NamedTuple):
     """A record as an upload left it: its id and uuid under its key."""
 
@@ -44,8 +48,9 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
     """Insert or replace records on (client, anr, type, date); bring the sums of their days up to
     date (``storage.sums``) and the client's labels, in the same transaction.
 
-    One ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch: a replaced record keeps its uuid
-    and creation time. The caller commits (or rolls back): the whole batch is one transaction.
+    ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of ``STORE_SLICE`` records,
+    under every database's bind-parameter limit): a replaced record keeps its uuid and creation
+    time; then the sums of every day of the batch are brought up to date at once. The caller commits (or rolls back): the whole batch is one transaction.
     Within a batch the last record for a key wins.
     """
     latest: dict[tuple[str, str, date], NewRecord] = {}
@@ -64,7 +69,11 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
         set_={"data": statement.excluded.data, "n": statement.excluded.n, "updated_at": now},
     ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date)
-    stored = [StoredRecord(*row) for row in db.session.execute(statement, rows)]
+    stored = [
+        StoredRecord(*row)
+        for part in sums.chunks(rows, STORE_SLICE)
+        for row in db.session.execute(statement, list(part))
+    ]
     by_key = {(s.anr, s.type, s.date): s.id for s in stored}
     fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
     sums.resync(client_id, {(r.type, r.date) for r in latest.values()}, fresh)

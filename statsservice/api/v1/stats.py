@@ -44,7 +44,6 @@ URL_PREFIX = "/stats"
 blp = HubBlueprint("stats", __name__, description="Stats records: upload, read back, delete")
 
 DEFAULT_MONTHS = 3
-STORE_SLICE = 2000  # records per upsert statement
 STREAM_CHUNK = 64 * 1024  # characters per piece of a streamed list
 Key = tuple[str, str, date]
 
@@ -230,20 +229,13 @@ def _refuse_rewrites(client_id: int, records: dict[int, NewRecord], errors: dict
 
 
 def _store(client_id: int, records: list[NewRecord]) -> dict[Key, str]:
-    """Upsert the batch in one transaction; the uuid stored for each key.
-
-    Slices keep each statement under the databases' bind-parameter limits (SQLite: 32766); they
-    share the transaction, so the batch is still stored whole or not at all. A concurrent upload
-    of the same keys can win the race to insert: retry once, as a replace.
-    """
+    """Upsert the batch in one transaction; the uuid stored for each key. A concurrent upload of
+    the same keys can win the race to insert: retry once, as a replace."""
     for _attempt in range(2):
         try:
-            uuids: dict[Key, str] = {}
-            for start in range(0, len(records), STORE_SLICE):
-                rows = upsert_records(client_id, records[start : start + STORE_SLICE])
-                uuids.update({(row.anr, row.type, row.date): row.uuid for row in rows})
+            rows = upsert_records(client_id, records)
             db.session.commit()
-            return uuids
+            return {(row.anr, row.type, row.date): row.uuid for row in rows}
         except IntegrityError:
             db.session.rollback()
     raise ApiError(409, "a concurrent upload changed the same records: retry", {BODY: ["conflict"]})
