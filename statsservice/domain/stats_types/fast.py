@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from keyword import iskeyword
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -29,9 +30,7 @@ from statsservice.domain.stats_types.fields import IntKeyMap, Label, Number, UUI
 
 #: canonical lower-case uuid, the only spelling the fast path takes (marshmallow takes more)
 UUID_PATTERN = r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
-#: plain decimal strings: ``float(s)`` equals marshmallow's ``float(Decimal(s))`` for these
-DECIMAL_PATTERN = r"\A[0-9]{1,20}(\.[0-9]{1,19})?\Z"
-INTEGER_PATTERN = r"\A[0-9]{1,12}\Z"
+MAX_NUMBER_TEXT = 40  # Number refuses longer decimal strings
 #: canonical map keys: what ``IntKeyMap`` normalises to, so the fast path never has to
 MAP_KEY_PATTERN = r"\A(0|[1-9][0-9]{0,5})\Z"
 MAX_DENSE = 10**6  # a dense list's last index must fit IntKeyMap's six digits
@@ -53,32 +52,45 @@ class _Compiled:
 
     type: Any
     finish: Finish = None
+    #: values of this class need no finishing (spares a call per JSON number)
+    ready: type | None = None
+    #: for a list: ``finish`` applies to each item
+    each: bool = False
 
 
 def _number(field: Number) -> _Compiled:
+    """JSON numbers are bounded by msgspec; decimal strings are parsed here.
+
+    A string made of ASCII digits and at most one dot is read by ``float`` exactly as
+    ``Number`` reads it (``float(Decimal(s))``: both round correctly); any other spelling
+    marshmallow may accept ("1e3", " 2.5", "1_0") is left to marshmallow.
+    """
     maximum = field.maximum
     bounds = Meta(ge=0) if maximum is None else Meta(ge=0, le=maximum)
+    text = Annotated[str, Meta(min_length=1, max_length=MAX_NUMBER_TEXT)]
     if field.integer:
-        text = Annotated[str, Meta(pattern=INTEGER_PATTERN)]
 
         def finish_int(value: Any) -> Any:
             if value.__class__ is str:
+                if not (value.isascii() and value.isdigit()):
+                    raise Rejected
                 value = int(value)
                 if maximum is not None and value > maximum:
                     raise Rejected
             return value
 
-        return _Compiled(Annotated[int, bounds] | text, finish_int)
-    text = Annotated[str, Meta(pattern=DECIMAL_PATTERN)]
+        return _Compiled(Annotated[int, bounds] | text, finish_int, ready=int)
 
     def finish_float(value: Any) -> Any:
         if value.__class__ is str:
+            if not (value.isascii() and value.replace(".", "", 1).isdigit()):
+                raise Rejected
             value = float(value)
             if maximum is not None and value > maximum:
                 raise Rejected
         return value
 
-    return _Compiled(Annotated[float, bounds] | text, finish_float)
+    return _Compiled(Annotated[float, bounds] | text, finish_float, ready=float)
 
 
 def _string(field: fields.String) -> _Compiled:
@@ -166,24 +178,28 @@ def _field(field: fields.Field, path: str) -> _Compiled:
         compiled = _int_key_map(field, path)  # type: ignore[arg-type]
     elif kind is fields.List:
         inner = _field(field.inner, f"{path}.inner")  # type: ignore[attr-defined]
-        finish_item = inner.finish
-        compiled = _Compiled(
-            list[inner.type],  # type: ignore[name-defined]
-            None if finish_item is None else (lambda value: [finish_item(v) for v in value]),
-        )
+        compiled = _Compiled(list[inner.type], _finisher(inner), each=inner.finish is not None)  # type: ignore[name-defined]
     elif kind is fields.Nested or kind is _Tree:
         compiled = _nested(field, path, empty_list_is_empty_map=kind is _Tree)  # type: ignore[arg-type]
     else:
         raise FastPathUnsupported(f"{path}: field {kind.__name__}")
     if field.allow_none:
-        compiled = _Compiled(compiled.type | None, _none_passes(compiled.finish))
+        finish = compiled.finish
+        compiled = _Compiled(
+            compiled.type | None,
+            None if finish is None else (lambda value: None if value is None else finish(value)),
+            ready=compiled.ready,
+            each=compiled.each,
+        )
     return compiled
 
 
-def _none_passes(finish: Finish) -> Finish:
-    if finish is None:
-        return None
-    return lambda value: None if value is None else finish(value)
+def _finisher(compiled: _Compiled) -> Finish:
+    """One callable doing what ``compiled`` asks (the generated code inlines the cheap cases)."""
+    finish, ready = compiled.finish, compiled.ready
+    if finish is None or ready is None:
+        return finish
+    return lambda value: value if value.__class__ is ready else finish(value)
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,56 @@ class CompiledSchema:
 
 
 _CACHE: dict[type[Schema], CompiledSchema] = {}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one schema field reaches the loaded dict."""
+
+    name: str
+    compiled: _Compiled
+    default: Callable[[], Any] | None = None  # None and not required: omitted when missing
+    required: bool = False
+
+
+def _value_code(index: int, plan: _Plan, var: str) -> str:
+    compiled = plan.compiled
+    if compiled.finish is None:
+        return var
+    if compiled.each:
+        return f"[f{index}(x) for x in {var}]"
+    if compiled.ready is not None:
+        return f"({var} if {var}.__class__ is r{index} else f{index}({var}))"
+    return f"f{index}({var})"
+
+
+def _generate_finish(
+    name: str, plans: list[_Plan], hooks: list[Callable[..., Any]], unknown: str
+) -> Callable[[msgspec.Struct], dict[str, Any]]:
+    """Generated straight-line code (no loop over fields): the finisher runs for every item
+    of every record, and a generic loop cost as much as the C validation itself."""
+    namespace: dict[str, Any] = {"UNSET": UNSET, "unknown": unknown}
+    lines = ["def finish(s):", "    out = {}"]
+    for index, plan in enumerate(plans):
+        namespace[f"f{index}"] = plan.compiled.finish
+        namespace[f"r{index}"] = plan.compiled.ready
+        namespace[f"d{index}"] = plan.default
+        key = repr(plan.name)
+        if plan.required:
+            lines.append(f"    out[{key}] = {_value_code(index, plan, 's.' + plan.name)}")
+            continue
+        lines += [f"    v = s.{plan.name}", "    if v is not UNSET:"]
+        lines.append(f"        out[{key}] = {_value_code(index, plan, 'v')}")
+        if plan.default is not None:
+            lines += ["    else:", f"        out[{key}] = d{index}()"]
+    for index, hook in enumerate(hooks):
+        namespace[f"h{index}"] = hook
+        lines.append(f"    h{index}(out, partial=None, many=False, unknown=unknown)")
+    if any(plan.name == "n" for plan in plans):  # what drop_none_weights does to marshmallow's
+        lines += ['    if "n" in out and out["n"] is None:', '        del out["n"]']
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<fast finish {name}>", "exec"), namespace)
+    return namespace["finish"]
 
 
 def compile_schema(schema_class: type[Schema]) -> CompiledSchema:
@@ -214,46 +280,29 @@ def compile_schema(schema_class: type[Schema]) -> CompiledSchema:
                 raise FastPathUnsupported(f"{schema_class.__name__}: hook {name} options")
             hooks.append(getattr(schema, name))
     struct_fields: list[tuple[str, Any, Any]] = []
-    plans: list[tuple[str, Finish, Callable[[], Any] | None, bool]] = []
+    plans: list[_Plan] = []
     for name, field in schema.load_fields.items():
+        if not name.isidentifier() or iskeyword(name) or name.startswith("_"):
+            raise FastPathUnsupported(f"{schema_class.__name__}.{name}: not a struct attribute name")
         compiled = _field(field, f"{schema_class.__name__}.{name}")
         if field.required:
             struct_fields.append((name, compiled.type, msgspec.NODEFAULT))
-            plans.append((name, compiled.finish, None, False))
+            plans.append(_Plan(name, compiled, required=True))
             continue
         struct_fields.append((name, compiled.type | UnsetType, UNSET))
         default = field.load_default
+        # marshmallow loads a missing field to its raw default, unvalidated; none: key left out
         if default is missing:
-            plans.append((name, compiled.finish, None, True))
+            plans.append(_Plan(name, compiled))
         else:
-            plans.append((name, compiled.finish, default if callable(default) else (lambda d=default: d), False))
+            plans.append(_Plan(name, compiled, default if callable(default) else (lambda d=default: d)))
     struct = msgspec.defstruct(
         f"Fast{schema_class.__name__}",
         struct_fields,
         forbid_unknown_fields=unknown == RAISE,
         kw_only=True,
     )
-    # marshmallow loads a field missing from the input to its raw default, unvalidated
-    drops_weight = any(name == "n" for name, *_ in plans)
-    astuple = msgspec.structs.astuple
-
-    def finish(value: msgspec.Struct) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for (name, finish_value, default, omit), item in zip(plans, astuple(value), strict=True):
-            if item is UNSET:
-                if omit:
-                    continue
-                out[name] = default()  # type: ignore[misc]
-            elif finish_value is None:
-                out[name] = item
-            else:
-                out[name] = finish_value(item)
-        for hook in hooks:
-            hook(out, partial=None, many=False, unknown=unknown)
-        if drops_weight and "n" in out and out["n"] is None:
-            del out["n"]  # what drop_none_weights does to the marshmallow result
-        return out
-
+    finish = _generate_finish(schema_class.__name__, plans, hooks, unknown)
     compiled = CompiledSchema(struct, finish)
     _CACHE[schema_class] = compiled
     return compiled
