@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
+from statsservice import clock
 from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
 
@@ -297,3 +298,68 @@ def test_php_encodings_and_defaults() -> None:
     for type_name, datas in cases.items():
         for data in datas:
             assert assert_agrees(REGISTRY[type_name], data), (type_name, data)
+
+
+# --- the upload envelope: StatsRecordSchema.load_record against StatsRecordSchema.load ----------
+
+ENVELOPE_KEYS = ["anr", "type", "date", "data", "uuid", "n", "extra"]
+ENVELOPE_VALUES: list[Any] = [
+    *TRICKY,
+    "risk",
+    "compliance",
+    "Risk",
+    "2026-01-05",
+    "1999-12-31",
+    "2000-01-01",
+    "2026-02-30",
+    "2026-1-5",
+    "20260105",
+    "٢٠٢٦-01-05",
+    (clock.today() + timedelta(days=2)).isoformat(),
+    "0C2D7F3E-6E0E-4B38-9F57-1E2B3C4D5E6F",
+    3,
+    100_000,
+    10**9,
+    10**9 + 1,
+]
+
+
+def record_outcome(load: Any, raw: Any) -> tuple[str, Any]:
+    try:
+        return "ok", repr(load(raw))
+    except ValidationError as exc:
+        return "error", exc.messages
+
+
+@pytest.mark.parametrize("hub_client", [False, True])
+def test_envelope_agrees_with_marshmallow(hub_client: bool) -> None:
+    from statsservice.api.v1.schemas import StatsRecordSchema
+
+    schema = StatsRecordSchema(hub_client=hub_client)
+    batch = [r for i in range(3) for r in GEN.day_batch(i, DAY)]
+    for raw in batch:  # realistic records are stored alike
+        assert record_outcome(schema.load_record, raw) == record_outcome(schema.load, raw)
+
+    @DIFF
+    @given(
+        st.sampled_from(batch),
+        st.lists(
+            st.tuples(
+                st.sampled_from(ENVELOPE_KEYS),
+                st.one_of(
+                    st.just("delete"), st.sampled_from(ENVELOPE_VALUES), st.sampled_from(SAMPLES["threat"])
+                ),
+            ),
+            max_size=3,
+        ),
+    )
+    def check(record: dict, changes: list[tuple[str, Any]]) -> None:
+        raw = dict(record)
+        for key, value in changes:
+            if value == "delete":
+                raw.pop(key, None)
+            else:
+                raw[key] = value
+        assert record_outcome(schema.load_record, raw) == record_outcome(schema.load, raw)
+
+    check()

@@ -31,6 +31,7 @@ from statsservice.domain.stats_types.fields import IntKeyMap, Label, Number, UUI
 #: canonical lower-case uuid, the only spelling the fast path takes (marshmallow takes more)
 UUID_PATTERN = r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 MAX_NUMBER_TEXT = 40  # Number refuses longer decimal strings
+PARSED_CACHE = 4096  # decimal strings remembered per field (a few dozen in practice)
 #: canonical map keys: what ``IntKeyMap`` normalises to, so the fast path never has to
 MAP_KEY_PATTERN = r"\A(0|[1-9][0-9]{0,5})\Z"
 MAX_DENSE = 10**6  # a dense list's last index must fit IntKeyMap's six digits
@@ -68,26 +69,40 @@ def _number(field: Number) -> _Compiled:
     maximum = field.maximum
     bounds = Meta(ge=0) if maximum is None else Meta(ge=0, le=maximum)
     text = Annotated[str, Meta(min_length=1, max_length=MAX_NUMBER_TEXT)]
+    # the same few decimal strings ("0.45", "1") fill every compliance record: remember them
+    parsed: dict[str, float | int] = {}
     if field.integer:
 
         def finish_int(value: Any) -> Any:
             if value.__class__ is str:
+                hit = parsed.get(value)
+                if hit is not None:
+                    return hit
                 if not (value.isascii() and value.isdigit()):
                     raise Rejected
-                value = int(value)
-                if maximum is not None and value > maximum:
+                number = int(value)
+                if maximum is not None and number > maximum:
                     raise Rejected
+                if len(parsed) < PARSED_CACHE:
+                    parsed[value] = number
+                return number
             return value
 
         return _Compiled(Annotated[int, bounds] | text, finish_int, ready=int)
 
     def finish_float(value: Any) -> Any:
         if value.__class__ is str:
+            hit = parsed.get(value)
+            if hit is not None:
+                return hit
             if not (value.isascii() and value.replace(".", "", 1).isdigit()):
                 raise Rejected
-            value = float(value)
-            if maximum is not None and value > maximum:
+            number = float(value)
+            if maximum is not None and number > maximum:
                 raise Rejected
+            if len(parsed) < PARSED_CACHE:
+                parsed[value] = number
+            return number
         return value
 
     return _Compiled(Annotated[float, bounds] | text, finish_float, ready=float)
