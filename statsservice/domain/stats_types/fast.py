@@ -136,7 +136,7 @@ def _string(field: fields.String) -> _Compiled:
 def _int_key_map(field: IntKeyMap, path: str) -> _Compiled:
     values = _field(field.values, f"{path}.values")
     key = Annotated[str, Meta(pattern=MAP_KEY_PATTERN)]
-    inner, finish_value = values.type, values.finish
+    inner, finish_value = values.type, _finisher(values)
 
     def finish_map(value: Any) -> dict[str, Any]:
         if value.__class__ is dict:
