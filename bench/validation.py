@@ -82,6 +82,9 @@ def main() -> None:
     parser.add_argument("--anrs", type=int, default=40, help="analyses (five records each per day)")
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7, help="timed passes; the median is printed")
+    parser.add_argument(
+        "--upload", action="store_true", help="also time whole uploads in-process (Flask, SQLite)"
+    )
     args = parser.parse_args()
 
     gen = Generator(seed=1, anrs=args.anrs, php_quirks=True)
@@ -123,6 +126,63 @@ def main() -> None:
             f"{record_old:>13,.0f}{record_new:>13,.0f}{record_new / record_old:>7.1f}"
         )
     print("records/s of one CPU core (old: marshmallow only; new: compiled fast path)")
+    if args.upload:
+        upload(batch, args.repeat)
+
+
+def upload(batch: list[dict], repeat: int) -> None:
+    """Whole ``POST /api/v1/stats/`` requests in-process (Flask test client, temporary SQLite,
+    storage as it is): how much of an upload validation still is."""
+    import cProfile
+    import logging
+    import pstats
+    import tempfile
+
+    from flask_migrate import upgrade
+
+    from statsservice import create_app
+    from statsservice.api.v1 import stats as stats_view
+    from statsservice.storage import clients
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db", "RATELIMIT_ENABLED": False}
+        )
+        with app.app_context():
+            upgrade()
+            _client, token = clients.create_client("bench")
+        web = app.test_client()
+        logging.disable(logging.INFO)  # one request line per upload would drown the figures
+
+        def post() -> None:
+            response = web.post("/api/v1/stats/", json=batch, headers={"X-API-KEY": token})
+            assert response.status_code == 201, response.get_json()
+
+        post()  # first upload inserts; the timed ones replace the same keys, as a retry would
+        rate_old, rate_new = median_rates(len(batch), post, post, max(3, repeat // 2))
+        shares = []
+        for label, context in (("old", old_path), ("new", _no_patch)):
+            profile = cProfile.Profile()
+            with context():
+                profile.runcall(post)
+            stats = pstats.Stats(profile)
+            total = max(row[3] for row in stats.stats.values())  # type: ignore[attr-defined]
+            validate = next(
+                row[3]
+                for func, row in stats.stats.items()  # type: ignore[attr-defined]
+                if func[2] == stats_view._validate.__name__ and func[0].endswith("stats.py")
+            )
+            shares.append(f"{label} {100 * validate / total:.0f}%")
+        print(
+            f"upload, in-process on SQLite, {len(batch)} records per request: old {rate_old:,.0f} records/s, "
+            f"new {rate_new:,.0f} records/s (× {rate_new / rate_old:.1f}); "
+            f"validation's share of the request under cProfile: {', '.join(shares)}"
+        )
+
+
+@contextmanager
+def _no_patch() -> Iterator[None]:
+    yield
 
 
 if __name__ == "__main__":
