@@ -144,6 +144,7 @@ def upload(batch: list[dict], repeat: int) -> None:
     from statsservice.api.v1 import stats as stats_view
     from statsservice.storage import clients
 
+    logging.disable(logging.INFO)  # migration and request lines would drown the figures
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(
             {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db", "RATELIMIT_ENABLED": False}
@@ -152,7 +153,6 @@ def upload(batch: list[dict], repeat: int) -> None:
             upgrade()
             _client, token = clients.create_client("bench")
         web = app.test_client()
-        logging.disable(logging.INFO)  # one request line per upload would drown the figures
 
         def post() -> None:
             response = web.post("/api/v1/stats/", json=batch, headers={"X-API-KEY": token})
