@@ -176,7 +176,7 @@ def _validate(body: list, *, hub_client: bool) -> tuple[dict[int, NewRecord], di
             errors.update(bad_text)
             continue
         try:
-            records[index] = schema.load(raw)
+            records[index] = schema.load_record(raw)
         except ValidationError as exc:
             errors.update(flatten(exc.messages, str(index)))
     return records, errors

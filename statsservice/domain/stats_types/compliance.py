@@ -102,8 +102,7 @@ class ComplianceType(StatsType):
     many = True
     processors = (compliance.averages(category_key), compliance.averages_on_date(category_key))
 
-    def load(self, data: Any) -> Any:
-        loaded = super().load(data)
+    def check(self, loaded: Any) -> Any:
         refs = [ref["referential"] for ref in loaded]
         if len(refs) != len(set(refs)):
             raise ValidationError({"_schema": ["each referential may appear once"]})

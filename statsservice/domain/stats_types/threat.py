@@ -37,8 +37,7 @@ class ThreatType(StatsType):
     many = True
     processors = (objects.average_on_date("threat", "threat"),)
 
-    def load(self, data: Any) -> Any:
-        loaded = super().load(data)
+    def check(self, loaded: Any) -> Any:
         seen: set[str] = set()
         for index, item in enumerate(loaded):
             if item["uuid"] in seen:
