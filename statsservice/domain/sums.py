@@ -75,7 +75,7 @@ def selection_cells(
     for day, data, n in records:
         slot = bucket_of(day, period) if period is not None else None
         weights[slot] = weights.get(slot, 0.0) + n
-        for row in stats_type.explode(data, n):
+        for row in stats_type.explode(data, n, match):
             key = (row.k1, row.k2, row.k3, row.k4)
             if any(key[index] not in values for index, values in wanted):
                 continue

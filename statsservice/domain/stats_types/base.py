@@ -4,7 +4,7 @@ which knowledge-base labels it carries, how released key sums assemble into a fe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -109,8 +109,13 @@ class StatsType:
         """Rules across a loaded record's items (duplicates...); raises ``ValidationError``."""
         return loaded
 
-    def explode(self, data: Any, n: float) -> Iterable[RollupRow]:
-        """Narrow rows for one normalised record of weight ``n`` (1 for a client upload)."""
+    def explode(
+        self, data: Any, n: float, match: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Iterable[RollupRow]:
+        """Narrow rows for one normalised record of weight ``n`` (1 for a client upload).
+
+        ``match`` is a hint from a query that keeps only rows whose key parts take those values
+        (``{"k3": ("",)}``): a type may skip building the others (callers filter anyway)."""
         raise NotImplementedError
 
     def labels(self, data: Any) -> Iterable[LabelEntry]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from marshmallow import fields
 
@@ -47,7 +47,9 @@ class CartographyType(StatsType):
         cartography.heatmap(STATES, KINDS, {"informational": "likelihood", "operational": "probability"}),
     )
 
-    def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
+    def explode(
+        self, data: dict, n: float, match: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Iterable[RollupRow]:
         for state, kinds in data["risks"].items():
             for kind, rows in kinds.items():
                 for impact, cells in rows.items():

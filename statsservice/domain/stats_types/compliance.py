@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
@@ -66,8 +66,9 @@ def category_key(referential: str, category_label: str) -> str:
     return f"{referential}/{category_label}"
 
 
-def _cells(ref: dict, n: float) -> Iterator[tuple[str, str, float, float, float]]:
-    """(category, control code or "", current, target, weight) over the union of both sides.
+def _cells(ref: dict, n: float, controls: bool = True) -> Iterator[tuple[str, str, float, float, float]]:
+    """(category, control code or "", current, target, weight) over the union of both sides
+    (categories only unless ``controls``).
 
     A side that lacks a category or control counts 0; the weight is the element's own ``n``
     (aggregates), else its category's, else the referential's, else the record's.
@@ -79,6 +80,8 @@ def _cells(ref: dict, n: float) -> Iterator[tuple[str, str, float, float, float]
         cur, tgt = current.get(name), target.get(name)
         weight = (cur or tgt or {}).get("n") or ref_weight
         yield name, "", cur["value"] if cur else 0.0, tgt["value"] if tgt else 0.0, weight
+        if not controls:
+            continue
         cur_controls = {c["code"]: c for c in (cur or {}).get("controls", [])}
         tgt_controls = {c["code"]: c for c in (tgt or {}).get("controls", [])}
         for code in {**cur_controls, **tgt_controls}:
@@ -108,9 +111,12 @@ class ComplianceType(StatsType):
             raise ValidationError({"_schema": ["each referential may appear once"]})
         return loaded
 
-    def explode(self, data: list[dict], n: float) -> Iterable[RollupRow]:
+    def explode(
+        self, data: list[dict], n: float, match: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Iterable[RollupRow]:
+        controls = not match or match.get("k3") != ("",)  # categories only: controls skipped
         for ref in data:
-            for name, code, current, target, weight in _cells(ref, n):
+            for name, code, current, target, weight in _cells(ref, n, controls):
                 yield RollupRow(k1=ref["referential"], k2=name, k3=code, m1=current, m2=target, n=weight)
 
     def assemble(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -77,7 +77,9 @@ class RiskType(StatsType):
         risks.averages_on_date(STATES, KINDS, LEVELS),
     )
 
-    def explode(self, data: dict, n: float) -> Iterable[RollupRow]:
+    def explode(
+        self, data: dict, n: float, match: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Iterable[RollupRow]:
         for state, kinds in data["risks"].items():
             for kind, levels in kinds.items():
                 for entry in levels:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from marshmallow import ValidationError
@@ -45,7 +45,9 @@ class ThreatType(StatsType):
             seen.add(item["uuid"])
         return loaded
 
-    def explode(self, data: list[dict], n: float) -> Iterable[RollupRow]:
+    def explode(
+        self, data: list[dict], n: float, match: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Iterable[RollupRow]:
         for item in data:
             yield RollupRow(
                 k1=item["uuid"],
