@@ -114,7 +114,7 @@ class ClientDay(db.Model):
     """One client's records of a day summed per element key: what exploding each of them gives
     (``StatsType.explode``), added up over the client's analyses. Written at upload, in the upload's
     transaction (``statsservice.storage.sums``); the per-client level the release rules need
-    (organisations behind a key, the share of the largest one) and one client's whole-data answers.
+    (organisations behind a key, the share of the largest one), the push and the map.
 
     ``entries`` rows were summed (for the records key: records), ``n`` is their total weight and
     ``s1..s3`` the sums of ``n × m1..m3``.

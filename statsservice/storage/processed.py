@@ -1,9 +1,8 @@
 """Processed queries: sums per period bucket and key, weighted by ``n``, in one result shape
-(``domain.processors.Aggregate``) from three sources:
+(``domain.processors.Aggregate``) from two sources:
 
 - the whole hub (no client, no analyses selected) reads ``rollup_day``, the per-day sums over
   every client kept at upload, so a year costs 365 rows per key whatever the number of analyses;
-- one client's whole data reads its ``client_day`` sums;
 - a selection of analyses (at most a few thousand records) explodes the selected records
   themselves (``domain.sums``): nothing per record is stored twice.
 
@@ -25,7 +24,7 @@ from statsservice.domain.release import ReleaseRules, majority_label
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.sums import selection_cells
 from statsservice.extensions import db
-from statsservice.storage.models import Client, ClientDay, ClientLabel, RollupDay, RollupKey, Stats
+from statsservice.storage.models import Client, ClientLabel, RollupDay, RollupKey, Stats
 from statsservice.storage.stats import StatsFilter
 from statsservice.storage.stats import _apply as apply_filter
 from statsservice.storage.sums import chunks
@@ -56,10 +55,8 @@ def run_processor(
     bucket_period = check_period(period) if processor.series else None
     selection = replace(selection, type=processor.type)
     plan = processor.plan(options)
-    if selection.anrs:
+    if selection.anrs or selection.client_id is not None:
         cells, weights = _from_records(selection, bucket_period, plan)
-    elif selection.client_id is not None:
-        cells, weights = _from_client_days(selection, bucket_period, plan)
     else:
         cells, weights = _from_days(selection, bucket_period, plan, rules)
     labels: dict[str, dict[str, str]] = {}
@@ -136,50 +133,30 @@ def _released(rules: ReleaseRules) -> list[ColumnElement]:
     ]
 
 
-def _from_sums(
-    model: Any,
-    scope: list[ColumnElement],
-    period: str | None,
-    plan: Plan,
-    extra: Sequence[ColumnElement] = (),
-) -> Sums:
-    """Sums of per-day rows (``rollup_day`` or ``client_day``) within ``scope``; ``extra`` filters
-    element rows only (the release rules)."""
-    k = RollupKey
+def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRules | None = None) -> Sums:
+    """Whole-hub sums from ``rollup_day``, only of released cells when ``rules`` are given (the
+    rules filter element rows; the records' weights are the whole hub's)."""
+    d, k = RollupDay, RollupKey
+    scope = [k.type == f.type]
+    if f.date_from:
+        scope.append(d.date >= f.date_from)
+    if f.date_to:
+        scope.append(d.date <= f.date_to)
+    if f.local_only:
+        scope.append(d.local.is_(True))
+    released = _released(rules) if rules is not None else []
     keys = [k.k1, k.k2, k.k3, k.k4]
-    sums = [func.sum(model.n), func.sum(model.s1), func.sum(model.s2), func.sum(model.s3)]
-    columns, group = _grouped(keys, sums, period, model.date)
-    joined = select(*columns).select_from(model).join(k, k.id == model.key_id)
-    query = joined.where(*scope, ~_record_key(), *_matching(plan, k), *extra).group_by(*group)
+    sums = [func.sum(d.n), func.sum(d.s1), func.sum(d.s2), func.sum(d.s3)]
+    columns, group = _grouped(keys, sums, period, d.date)
+    joined = select(*columns).select_from(d).join(k, k.id == d.key_id)
+    query = joined.where(*scope, ~_record_key(), *_matching(plan, k), *released).group_by(*group)
     cells = _cells(query, period is not None)
     weights: dict[date | None, float] = {}
     if plan.record_weights:
-        columns, group = _grouped([], [func.sum(model.n)], period, model.date)
-        query = select(*columns).select_from(model).join(k, k.id == model.key_id)
+        columns, group = _grouped([], [func.sum(d.n)], period, d.date)
+        query = select(*columns).select_from(d).join(k, k.id == d.key_id)
         weights = _weights(query.where(*scope, _record_key()).group_by(*group), period)
     return cells, weights
-
-
-def _window(model: Any, f: StatsFilter) -> list[ColumnElement]:
-    scope = [RollupKey.type == f.type]
-    if f.date_from:
-        scope.append(model.date >= f.date_from)
-    if f.date_to:
-        scope.append(model.date <= f.date_to)
-    return scope
-
-
-def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRules | None = None) -> Sums:
-    """Whole-hub sums from ``rollup_day``, only of released cells when ``rules`` are given."""
-    scope = _window(RollupDay, f)
-    if f.local_only:
-        scope.append(RollupDay.local.is_(True))
-    return _from_sums(RollupDay, scope, period, plan, _released(rules) if rules is not None else ())
-
-
-def _from_client_days(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
-    """One client's sums from its ``client_day`` rows."""
-    return _from_sums(ClientDay, [*_window(ClientDay, f), ClientDay.client_id == f.client_id], period, plan)
 
 
 def _from_records(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
