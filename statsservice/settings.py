@@ -50,8 +50,7 @@ FEDERATION_WINDOW_DAYS = 90  # default window of stats_push: final days not rele
 FEDERATION_RETRIES = 3  # per request, on connection errors and 429/5xx, with exponential backoff
 FEDERATION_BACKOFF = 0.5
 FEDERATION_TIMEOUT = 60
-FEDERATION_PULL_PERIOD = "month"  # aggregation_period of the community series stats_pull fetches
-FEDERATION_PULL_DAYS = 365
+FEDERATION_PULL_DAYS = 365  # stats_pull fetches the community's day series of these last days
 
 # Retention
 PURGE_NB_MONTHS = 36

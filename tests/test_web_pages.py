@@ -167,17 +167,26 @@ def test_local_hub_offers_pulled_community_series(app, client, demo_data):
     assert page_config(client.get("/evolution").get_data(as_text=True))["community"] == {}
     assert client.get("/stats/community.json?processor=risk_averages_on_date").status_code == 404
 
-    series = {"current": {"informational": {"Low risks": [{"date": "2026-01-01", "value": 2.5}]}}}
+    day = {"date": "2026-01-01", "value": 2.5, "n": 4.0}
+    series = {"current": {"informational": {"Low risks": [day]}}}
     replace_community_series(
-        [{"processor": "risk_averages_on_date", "period": "month", "type": "risk", "data": series}]
+        [{"processor": "risk_averages_on_date", "period": "day", "type": "risk", "data": series}]
     )
     db.session.commit()
     config = page_config(client.get("/evolution").get_data(as_text=True))
-    assert config["community"] == {"risk_averages_on_date": "month"}
-    response = client.get("/stats/community.json?processor=risk_averages_on_date")
+    # the charts that can be compared with the pulled day series, and the series each comes from
+    assert config["community"] == {
+        "risk_averages": "risk_averages_on_date",
+        "risk_averages_on_date": "risk_averages_on_date",
+    }
+    window = "date_from=2025-12-01&date_to=2026-01-31"
+    response = client.get(f"/stats/community.json?processor=risk_averages_on_date&period=month&{window}")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["data"] == series and body["period"] == "month" and body["type"] == "risk"
+    assert body["period"] == "month" and body["type"] == "risk" and (body["days"], body["analyses"]) == (1, 4)
+    assert body["data"]["current"]["informational"]["Low risks"] == [{**day, "date": "2026-01-01"}]
+    whole = client.get(f"/stats/community.json?processor=risk_averages&{window}").get_json()
+    assert whole["data"]["current"]["informational"]["Low risks"] == 2.5
     assert client.get("/about.json").get_json()["community_series"] == ["risk_averages_on_date"]
 
 

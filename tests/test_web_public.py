@@ -181,6 +181,7 @@ def test_map_shows_no_lone_client(client, demo_data):
     its area, and the client without coordinates are not on the map."""
     body = client.get("/stats/map.json").get_json()
     assert [(m["latitude"], m["longitude"]) for m in body["markers"]] == [(49.6, 6.1)]
+    assert body["organisations"] == 3  # the organisations of the areas shown, not the markers
 
 
 def test_map_shows_areas_of_k_sharing_clients(client, app):
@@ -279,6 +280,7 @@ def test_empty_hub_answers_empty_data(client):
     assert client.get("/stats/map.json").get_json() == {
         "metric": "maxRisk",
         "markers": [],
+        "organisations": 0,
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
     }

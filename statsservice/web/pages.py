@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound
 from statsservice import __version__, clock
 from statsservice.errors import error_response
 from statsservice.storage import dashboard
-from statsservice.web import i18n, public, schemas
+from statsservice.web import community, i18n, public, schemas
 
 bp = Blueprint(
     "dashboard",
@@ -56,7 +56,8 @@ def js_strings() -> dict[str, str]:
         "analyses": _("analyses"),
         "analysis": _("analysis"),
         "asOf": _("as of"),
-        "markers": _("clients on the map"),
+        "areaOnMap": _("area on the map"),
+        "areasOnMap": _("areas on the map"),
         "window": _("Window"),
         "hubName": _("Hub"),
         "generatedAt": _("Generated on"),
@@ -81,7 +82,10 @@ def js_strings() -> dict[str, str]:
         "cellCount": _("risks per analysis in this cell"),
         "blankCell": _("Blank cell: no risks, or fewer than %(k)s organisations"),
         "communityMissing": _("The community has no data for this window and period."),
-        "communityNote": _("Community: the series pulled from the global hub, restricted to this window."),
+        "communityNote": _(
+            "Community: the global hub's data over the same window and period, computed the same way."
+        ),
+        "difference": _("difference"),
         "previous": _("vs the previous period"),
         "kpiHigh": _("High risks per analysis"),
         "kpiAnalyses": _("Analyses"),
@@ -123,6 +127,16 @@ def js_strings() -> dict[str, str]:
     }
 
 
+def comparable() -> dict[str, str]:
+    """The charts' processors the pulled community series can be compared with (name: source)."""
+    pulled = dashboard.community_processors()
+    return {
+        name: source
+        for name, source in community.SOURCES.items()
+        if pulled.get(source) == community.PULL_PERIOD
+    }
+
+
 def page_config(**extra: Any) -> dict[str, Any]:
     """Everything a page script needs, embedded as a JSON data block (never executed)."""
     return {
@@ -131,7 +145,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "mode": current_app.config["MODE"],
         "strings": js_strings(),
         "periods": list(schemas.PERIODS),
-        "community": dashboard.community_processors() if current_app.config["MODE"] == "local" else {},
+        "community": comparable() if current_app.config["MODE"] == "local" else {},
         # "today" is the hub's (UTC) day: windows and export dates follow the server, not the browser
         "today": clock.today().isoformat(),
         "hub": current_app.config.get("INSTANCE_NAME", "statsservice"),
