@@ -78,7 +78,7 @@ def test_empty_about_page_and_json(client):
     (operator,) = [part for part in html.split("<section") if 'id="about-operator"' in part]
     assert "flask --app statsservice stats_demo" in operator and "client_coordinates_set" in operator
     about = client.get("/about.json").get_json()
-    assert about["counts"] == {"clients": 0, "analyses": 0, "records": 0, "by_type": {}}
+    assert about["counts"] == {"clients": 0, "organisations": 0, "analyses": 0, "records": 0, "by_type": {}}
     assert about["first_date"] is None and about["version"] == __version__
 
 

@@ -37,8 +37,6 @@ PAGES = (
 
 #: the window every page opens with, so two pages never contradict each other by default
 DEFAULT_WINDOW = "90"
-#: MONARC's default risk thresholds (low up to the first, high above the second) per risk kind
-RISK_THRESHOLDS = {"informational": [4, 20], "operational": [4, 10]}
 
 
 def js_strings() -> dict[str, str]:
@@ -151,7 +149,7 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "hub": current_app.config.get("INSTANCE_NAME", "statsservice"),
         "defaultWindow": DEFAULT_WINDOW,
         "minOrganisations": current_app.config.get("FEDERATION_MIN_CLIENTS", 3),
-        "riskThresholds": current_app.config.get("DASHBOARD_RISK_THRESHOLDS", RISK_THRESHOLDS),
+        "riskThresholds": current_app.config["DASHBOARD_RISK_THRESHOLDS"],
         "urls": {
             "threats": url_for("public_stats.threats_json"),
             "vulnerabilities": url_for("public_stats.vulnerabilities_json"),

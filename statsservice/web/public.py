@@ -96,6 +96,7 @@ def about_data() -> dict[str, Any]:
         "mode": current_app.config["MODE"],
         "counts": {
             "clients": summary.clients,
+            "organisations": summary.organisations,
             "analyses": summary.analyses,
             "records": summary.records,
             "by_type": summary.by_type,

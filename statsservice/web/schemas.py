@@ -160,6 +160,10 @@ class MapSchema(ma.Schema):
 
 class CountsSchema(ma.Schema):
     clients = ma.fields.Integer(required=True)
+    organisations = ma.fields.Integer(
+        required=True,
+        metadata={"description": "clients with records (on a global hub: the hubs behind the aggregates)"},
+    )
     analyses = ma.fields.Integer(required=True)
     records = ma.fields.Integer(required=True)
     by_type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)

@@ -39,7 +39,7 @@ function communityRows(chart) {
 }
 
 function thresholds() {
-  return config.riskThresholds[card.control("kind")] || [4, 20];
+  return config.riskThresholds[card.control("kind")];
 }
 
 /** The zone of a risk value: 0 low (up to the first threshold), 1 medium, 2 high (above the second). */
