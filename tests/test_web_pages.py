@@ -251,3 +251,15 @@ def test_label_language_is_configurable(make_app):
     assert english["labelFields"] == ["label3", "label1", "label2", "label4"]
     french = page_config(client.get("/about", headers={"Accept-Language": "fr"}).get_data(as_text=True))
     assert french["labelFields"][0] == "label1"
+
+
+def test_map_speaks_of_areas_and_organisations(client, demo_data):
+    """The map shows areas of at least k organisations, not clients: its texts say so."""
+    english = client.get("/map").get_data(as_text=True)
+    assert "where at least 3 organisations gave their location" in english
+    assert "<h2>Areas</h2>" in english
+    french = client.get("/map?lang=fr").get_data(as_text=True)
+    assert "au moins 3 organisations ont donné leur position" in french and "<h2>Zones</h2>" in french
+    strings = page_config(english)["strings"]
+    assert (strings["areaOnMap"], strings["areasOnMap"]) == ("area on the map", "areas on the map")
+    assert page_config(french)["strings"]["areasOnMap"] == "zones sur la carte"

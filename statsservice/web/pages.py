@@ -46,7 +46,9 @@ def js_strings() -> dict[str, str]:
         "error": _("The data could not be loaded."),
         "noData": _("No data for this selection yet."),
         "suppressed": _("No data to show: fewer than %(k)s organisations in this selection, or none yet."),
-        "noMarkers": _("No client with map coordinates has data in this window."),
+        "noMarkers": _(
+            "No area on the map: no %(k)s organisations with coordinates in one area share data in this window."
+        ),
         "organisations": _("organisations"),
         "organisation": _("organisation"),
         "hubs": _("hubs"),
@@ -119,7 +121,7 @@ def js_strings() -> dict[str, str]:
         "topVulnerability": _("Top vulnerability"),
         "label": _("Label"),
         "value": _("Value"),
-        "clients": _("Clients"),
+        "areas": _("Areas"),
         "latitude": _("Latitude"),
         "longitude": _("Longitude"),
     }
@@ -245,7 +247,9 @@ def compliance() -> str:
 
 @bp.get("/map", endpoint="map")
 def map_page() -> str:
-    return render("map.html", "map.js", needs="threat")
+    return render(
+        "map.html", "map.js", needs="threat", min_organisations=current_app.config["FEDERATION_MIN_CLIENTS"]
+    )
 
 
 def type_names() -> dict[str, str]:
