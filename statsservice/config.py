@@ -35,11 +35,32 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
 
     if app.config["MODE"] not in MODES:
         raise ConfigError(f"MODE must be one of {MODES}, not {app.config['MODE']!r}")
+    check_risk_thresholds(app.config.get("DASHBOARD_RISK_THRESHOLDS"))
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         db_path = Path(app.instance_path) / "statsservice.db"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+
+
+def check_risk_thresholds(value: object) -> None:
+    """The cartography's risk zones need, per risk kind, two numbers low <= high (MONARC's seuil1
+    and seuil2): anything else would colour the map wrongly without a word, so refuse to start."""
+    kinds = ("informational", "operational")
+    ok = isinstance(value, dict) and set(value) == set(kinds)
+    for kind in kinds if ok else ():
+        pair = value[kind]  # type: ignore[index]
+        ok = ok and (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in pair)
+            and pair[0] <= pair[1]
+        )
+    if not ok:
+        raise ConfigError(
+            "DASHBOARD_RISK_THRESHOLDS must be {'informational': [low, high], 'operational': [low, high]} "
+            f"with 0 <= low <= high, not {value!r}"
+        )
 
 
 def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:

@@ -50,8 +50,7 @@ FEDERATION_WINDOW_DAYS = 90  # default window of stats_push: final days not rele
 FEDERATION_RETRIES = 3  # per request, on connection errors and 429/5xx, with exponential backoff
 FEDERATION_BACKOFF = 0.5
 FEDERATION_TIMEOUT = 60
-FEDERATION_PULL_PERIOD = "month"  # aggregation_period of the community series stats_pull fetches
-FEDERATION_PULL_DAYS = 365
+FEDERATION_PULL_DAYS = 365  # stats_pull fetches the community's day series of these last days
 # Differential privacy of pushed aggregates (docs/PRIVACY.md): 0 = off (exact means). When > 0,
 # each (type, day) release spends this ε: Laplace noise (OpenDP) on every released sum and count,
 # one organisation's part of a cell clipped to FEDERATION_DP_MAX_ANALYSES analyses and per-metric
@@ -65,8 +64,10 @@ PURGE_NB_MONTHS = 36
 # Public pages and metrics
 #: which knowledge-base label (label1..label4) the dashboard shows first in each page language
 DASHBOARD_LABEL_FIELDS = {"en": "label1", "fr": "label2"}
-#: cartography colours: risk values up to the first threshold are low, above the second high (MONARC defaults)
-DASHBOARD_RISK_THRESHOLDS = {"informational": [4, 20], "operational": [4, 10]}
+#: cartography risk zones per risk kind, [low, high]: a risk value (impact x likelihood) up to low is
+#: in the low zone, up to high in the medium zone, above high in the high zone; MONARC's defaults for a
+#: new analysis (seuil1/seuil2 and seuilRolf1/seuilRolf2 = 4 and 8); set the community's usual ones
+DASHBOARD_RISK_THRESHOLDS = {"informational": [4, 8], "operational": [4, 8]}
 METRICS_ENABLED = True
 METRICS_TOKEN = ""  # when set, /metrics wants "Authorization: Bearer <token>"
 METRICS_ALLOWED_NETWORKS: list[str] = []  # CIDRs that may scrape /metrics; empty: any address

@@ -131,6 +131,7 @@ def objects_on_date(records: list[Record], period: str, labels: dict[str, dict[s
                     {
                         "date": b.isoformat(),
                         **{f: buckets[b][i + 1] / buckets[b][0] for i, f in enumerate(fields)},
+                        "n": buckets[b][0],
                     }
                     for b in sorted(buckets)
                 ],
@@ -175,7 +176,11 @@ def risk_averages_on_date(records: list[Record], period: str, states=STATES, kin
         s: {
             k: {
                 lv: [
-                    {"date": b.isoformat(), "value": sums.get((b, s, k, lv), 0.0) / weights[b]}
+                    {
+                        "date": b.isoformat(),
+                        "value": sums.get((b, s, k, lv), 0.0) / weights[b],
+                        "n": weights[b],
+                    }
                     for b in buckets
                 ]
                 for lv in LEVELS
@@ -211,6 +216,18 @@ def cartography_heatmap(records: list[Record], states=STATES, kinds=KINDS) -> di
             for kind in kinds
         }
     return out
+
+
+def cartography_heatmap_on_date(records: list[Record], period: str, states=STATES, kinds=KINDS) -> dict:
+    buckets: dict[date, list[Record]] = defaultdict(list)
+    for record in records:
+        buckets[period_start(record.date, period)].append(record)
+    values = []
+    for b in sorted(buckets):
+        one = cartography_heatmap(buckets[b], states, kinds)
+        del one["axes"]
+        values.append({"date": b.isoformat(), "n": sum(r.n for r in buckets[b]), **one})
+    return {"axes": cartography_heatmap(records, states, kinds)["axes"], "values": values}
 
 
 # --- compliance ------------------------------------------------------------------------------
@@ -254,7 +271,7 @@ def compliance_averages(
             return {"current": cur / w, "target": tgt / w}
         return {
             "values": [
-                {"date": b.isoformat(), "current": c[1] / c[0], "target": c[2] / c[0]}
+                {"date": b.isoformat(), "current": c[1] / c[0], "target": c[2] / c[0], "n": c[0]}
                 for b, c in sorted(buckets.items())
             ]
         }

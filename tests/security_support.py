@@ -85,7 +85,7 @@ def record(anr_index: int, kind: str = "risk") -> dict:
 #: one request per (rule, method) that succeeds for a caller allowed to make it
 SAMPLES: dict[tuple[str, str], Callable[[Caller], tuple[str, dict]]] = {
     ("/stats/community.json", "GET"): lambda c: (
-        "/stats/community.json?processor=risk_averages&period=month",
+        "/stats/community.json?processor=risk_averages&date_from=2026-01-01&date_to=2026-01-31",
         {},
     ),
     ("/static/dashboard/<path:filename>", "GET"): lambda c: ("/static/dashboard/css/dashboard.css", {}),
@@ -117,7 +117,7 @@ def setup_callers() -> dict[str, Caller]:
     retired = registry.get_by_name("Matrix inactive")
     retired.is_active = False
     replace_community_series(
-        [{"processor": "risk_averages", "period": "month", "type": "risk", "data": {"current": {}}}]
+        [{"processor": "risk_averages_on_date", "period": "day", "type": "risk", "data": {"current": {}}}]
     )
     db.session.commit()
     anrs = {"user": record(0)["anr"], "admin": record(1)["anr"]}

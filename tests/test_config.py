@@ -40,3 +40,32 @@ def test_bad_mode_and_missing_config_file(instance_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("STATS_CONFIG", str(tmp_path / "nope.py"))
     with pytest.raises(ConfigError, match="missing file"):
         create_app()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"informational": [20, 4], "operational": [4, 8]},  # low above high
+        {"informational": [4, 8]},  # a kind missing
+        {"informational": [4], "operational": [4, 8]},
+        {"informational": ["4", 8], "operational": [4, 8]},
+        "4,8",
+    ],
+)
+def test_risk_thresholds_are_checked_at_start(instance_dir, value):
+    """Wrong cartography thresholds would colour every cell wrongly without a word: refused."""
+    with pytest.raises(ConfigError, match="DASHBOARD_RISK_THRESHOLDS"):
+        create_app({"DASHBOARD_RISK_THRESHOLDS": value})
+
+
+def test_risk_thresholds_default_to_monarcs(instance_dir, monkeypatch):
+    """MONARC's defaults for a new analysis (seuil1 4, seuil2 8, seuilRolf1 4, seuilRolf2 8); an
+    operator's own, e.g. from the environment as JSON, are taken as they are."""
+    assert create_app().config["DASHBOARD_RISK_THRESHOLDS"] == {
+        "informational": [4, 8],
+        "operational": [4, 8],
+    }
+    monkeypatch.setenv(
+        "STATSSERVICE_DASHBOARD_RISK_THRESHOLDS", '{"informational": [8, 27], "operational": [2, 6]}'
+    )
+    assert create_app().config["DASHBOARD_RISK_THRESHOLDS"]["informational"] == [8, 27]

@@ -394,6 +394,8 @@ def test_cartography_heatmap_matches_the_oracle(client, ops, query):
         records = hub.expected_records("cartography", request)
         expected = oracle.cartography_heatmap(records, states, kinds)
         assert_close(expected, hub.processed(request, "cartography_heatmap", params))
+        expected = oracle.cartography_heatmap_on_date(records, request["aggregation_period"], states, kinds)
+        assert_close(expected, hub.processed(request, "cartography_heatmap_on_date", params))
 
 
 @SETTINGS

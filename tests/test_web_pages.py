@@ -78,7 +78,7 @@ def test_empty_about_page_and_json(client):
     (operator,) = [part for part in html.split("<section") if 'id="about-operator"' in part]
     assert "flask --app statsservice stats_demo" in operator and "client_coordinates_set" in operator
     about = client.get("/about.json").get_json()
-    assert about["counts"] == {"clients": 0, "analyses": 0, "records": 0, "by_type": {}}
+    assert about["counts"] == {"clients": 0, "organisations": 0, "analyses": 0, "records": 0, "by_type": {}}
     assert about["first_date"] is None and about["version"] == __version__
 
 
@@ -167,17 +167,26 @@ def test_local_hub_offers_pulled_community_series(app, client, demo_data):
     assert page_config(client.get("/evolution").get_data(as_text=True))["community"] == {}
     assert client.get("/stats/community.json?processor=risk_averages_on_date").status_code == 404
 
-    series = {"current": {"informational": {"Low risks": [{"date": "2026-01-01", "value": 2.5}]}}}
+    day = {"date": "2026-01-01", "value": 2.5, "n": 4.0}
+    series = {"current": {"informational": {"Low risks": [day]}}}
     replace_community_series(
-        [{"processor": "risk_averages_on_date", "period": "month", "type": "risk", "data": series}]
+        [{"processor": "risk_averages_on_date", "period": "day", "type": "risk", "data": series}]
     )
     db.session.commit()
     config = page_config(client.get("/evolution").get_data(as_text=True))
-    assert config["community"] == {"risk_averages_on_date": "month"}
-    response = client.get("/stats/community.json?processor=risk_averages_on_date")
+    # the charts that can be compared with the pulled day series, and the series each comes from
+    assert config["community"] == {
+        "risk_averages": "risk_averages_on_date",
+        "risk_averages_on_date": "risk_averages_on_date",
+    }
+    window = "date_from=2025-12-01&date_to=2026-01-31"
+    response = client.get(f"/stats/community.json?processor=risk_averages_on_date&period=month&{window}")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["data"] == series and body["period"] == "month" and body["type"] == "risk"
+    assert body["period"] == "month" and body["type"] == "risk" and (body["days"], body["analyses"]) == (1, 4)
+    assert body["data"]["current"]["informational"]["Low risks"] == [{**day, "date": "2026-01-01"}]
+    whole = client.get(f"/stats/community.json?processor=risk_averages&{window}").get_json()
+    assert whole["data"]["current"]["informational"]["Low risks"] == 2.5
     assert client.get("/about.json").get_json()["community_series"] == ["risk_averages_on_date"]
 
 
@@ -242,3 +251,15 @@ def test_label_language_is_configurable(make_app):
     assert english["labelFields"] == ["label3", "label1", "label2", "label4"]
     french = page_config(client.get("/about", headers={"Accept-Language": "fr"}).get_data(as_text=True))
     assert french["labelFields"][0] == "label1"
+
+
+def test_map_speaks_of_areas_and_organisations(client, demo_data):
+    """The map shows areas of at least k organisations, not clients: its texts say so."""
+    english = client.get("/map").get_data(as_text=True)
+    assert "where at least 3 organisations gave their location" in english
+    assert "<h2>Areas</h2>" in english
+    french = client.get("/map?lang=fr").get_data(as_text=True)
+    assert "au moins 3 organisations ont donné leur position" in french and "<h2>Zones</h2>" in french
+    strings = page_config(english)["strings"]
+    assert (strings["areaOnMap"], strings["areasOnMap"]) == ("area on the map", "areas on the map")
+    assert page_config(french)["strings"]["areasOnMap"] == "zones sur la carte"

@@ -18,7 +18,7 @@ from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import Client, Stats
+from statsservice.storage.models import ROLE_ADMIN, Client, Stats
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import NewRecord, StatsFilter, upsert_records
 from statsservice.web.series import KINDS, window
@@ -181,6 +181,7 @@ def test_map_shows_no_lone_client(client, demo_data):
     its area, and the client without coordinates are not on the map."""
     body = client.get("/stats/map.json").get_json()
     assert [(m["latitude"], m["longitude"]) for m in body["markers"]] == [(49.6, 6.1)]
+    assert body["organisations"] == 3  # the organisations of the areas shown, not the markers
 
 
 def test_map_shows_areas_of_k_sharing_clients(client, app):
@@ -279,6 +280,7 @@ def test_empty_hub_answers_empty_data(client):
     assert client.get("/stats/map.json").get_json() == {
         "metric": "maxRisk",
         "markers": [],
+        "organisations": 0,
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
     }
@@ -319,6 +321,7 @@ def test_a_global_hub_counts_the_analyses_behind_its_aggregates(make_app):
     app = make_app(MODE="global")
     with app.app_context():
         hub, _token = registry.create_client("hub-a", local=False)
+        registry.create_client("an administrator", role=ROLE_ADMIN)  # a client, not a hub behind the data
         generator = Generator(seed=1, anrs=1)
         records = [  # an aggregate has a new pseudonymous analysis every day
             NewRecord(anr=f"agg-{day}", type="risk", date=day, data=REGISTRY["risk"].load(item["data"]))
@@ -332,7 +335,9 @@ def test_a_global_hub_counts_the_analyses_behind_its_aggregates(make_app):
         client = app.test_client()
         about = client.get("/about.json").get_json()
         assert about["counts"]["records"] == 5 and about["counts"]["analyses"] == 4
+        assert (about["counts"]["clients"], about["counts"]["organisations"]) == (2, 1)
         body = client.get("/stats/risks.json?date_from=2026-11-01&date_to=2026-11-30").get_json()
         assert (body["organisations"], body["analyses"]) == (1, 4)
         html = client.get("/about").get_data(as_text=True)
         assert "Analyses behind the aggregates" in html and "Hubs" in html
+        assert '<dd data-fact="clients">1</dd>' in html  # one hub, however many clients

@@ -26,6 +26,7 @@ from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
 from statsservice.text import plural
+from statsservice.web import community
 
 
 @dataclass
@@ -219,10 +220,12 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
 @command("stats_pull")
 @with_appcontext
 def stats_pull() -> None:
-    """Fetch community series from the global hub (every processor it lists); replaces the last pull."""
+    """Fetch the community's day series (with their weights) from the global hub; replaces the last pull.
+
+    By day, so the dashboard can rebuild any window and period exactly as it computes its own."""
     cfg = current_app.config
     remote = _remote()
-    period = cfg["FEDERATION_PULL_PERIOD"]
+    period = community.PULL_PERIOD
     params = {
         "aggregation_period": period,
         "date_from": (clock.today() - timedelta(days=cfg["FEDERATION_PULL_DAYS"])).isoformat(),
@@ -231,9 +234,9 @@ def stats_pull() -> None:
     try:
         listing = remote.session.get(f"{remote.base_url}/stats/processed/list", timeout=remote.timeout)
         listing.raise_for_status()
-        names = [item["name"] for item in _json(listing)]
+        offered = {item["name"] for item in _json(listing)}
         series = []
-        for name in names:
+        for name in (name for name in community.PULLED if name in offered):
             response = remote.processed({**params, "processor": name})
             if response.status_code != 200:
                 raise click.ClickException(f"processor {name}: {_describe(response)}")
@@ -254,7 +257,8 @@ def stats_pull() -> None:
     db.session.commit()
     record_job("pull", True)
     click.echo(
-        f"pulled {plural(len(series), 'community series', 'community series')} ({period}, last {cfg['FEDERATION_PULL_DAYS']} days)"
+        f"pulled {plural(len(series), 'community series', 'community series')} "
+        f"(by {period}, last {cfg['FEDERATION_PULL_DAYS']} days)"
     )
 
 

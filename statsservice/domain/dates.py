@@ -14,3 +14,17 @@ def months_before(day: date, months: int) -> date:
         return day - relativedelta(months=months)
     except (ValueError, OverflowError):
         return date.min
+
+
+def period_start(day: date, period: str) -> date:
+    """The first day of ``day``'s period, as the processors date their buckets (weeks start on
+    Monday): what lets a hub bucket pulled days exactly as its SQL buckets its own."""
+    if period == "week":
+        return day - relativedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return day

@@ -19,6 +19,8 @@ from statsservice.storage.stats import StatsFilter, _apply
 @dataclass(frozen=True, slots=True)
 class HubSummary:
     clients: int
+    #: clients with records: on a global hub, the hubs whose aggregates it holds
+    organisations: int
     analyses: int
     records: int
     by_type: dict[str, int] = field(default_factory=dict)
@@ -39,11 +41,12 @@ class MappedClient:
 def summary() -> HubSummary:
     """Counts for the About page; one pass over ``stats`` per figure, cheap with its indexes."""
     by_type = dict(db.session.execute(select(Stats.type, func.count()).group_by(Stats.type)).all())
-    _organisations, analyses = coverage(StatsFilter())
+    organisations, analyses = coverage(StatsFilter())
     first, last = db.session.execute(select(func.min(Stats.date), func.max(Stats.date))).one()
     clients = db.session.scalar(select(func.count()).select_from(Client).where(Client.is_active.is_(True)))
     return HubSummary(
         clients=clients or 0,
+        organisations=organisations,
         analyses=analyses,
         records=sum(by_type.values()),
         by_type=by_type,

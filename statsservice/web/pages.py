@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound
 from statsservice import __version__, clock
 from statsservice.errors import error_response
 from statsservice.storage import dashboard
-from statsservice.web import i18n, public, schemas
+from statsservice.web import community, i18n, public, schemas
 
 bp = Blueprint(
     "dashboard",
@@ -37,8 +37,6 @@ PAGES = (
 
 #: the window every page opens with, so two pages never contradict each other by default
 DEFAULT_WINDOW = "90"
-#: MONARC's default risk thresholds (low up to the first, high above the second) per risk kind
-RISK_THRESHOLDS = {"informational": [4, 20], "operational": [4, 10]}
 
 
 def js_strings() -> dict[str, str]:
@@ -48,7 +46,9 @@ def js_strings() -> dict[str, str]:
         "error": _("The data could not be loaded."),
         "noData": _("No data for this selection yet."),
         "suppressed": _("No data to show: fewer than %(k)s organisations in this selection, or none yet."),
-        "noMarkers": _("No client with map coordinates has data in this window."),
+        "noMarkers": _(
+            "No area on the map: no %(k)s organisations with coordinates in one area share data in this window."
+        ),
         "organisations": _("organisations"),
         "organisation": _("organisation"),
         "hubs": _("hubs"),
@@ -56,7 +56,8 @@ def js_strings() -> dict[str, str]:
         "analyses": _("analyses"),
         "analysis": _("analysis"),
         "asOf": _("as of"),
-        "markers": _("clients on the map"),
+        "areaOnMap": _("area on the map"),
+        "areasOnMap": _("areas on the map"),
         "window": _("Window"),
         "hubName": _("Hub"),
         "generatedAt": _("Generated on"),
@@ -81,7 +82,10 @@ def js_strings() -> dict[str, str]:
         "cellCount": _("risks per analysis in this cell"),
         "blankCell": _("Blank cell: no risks, or fewer than %(k)s organisations"),
         "communityMissing": _("The community has no data for this window and period."),
-        "communityNote": _("Community: the series pulled from the global hub, restricted to this window."),
+        "communityNote": _(
+            "Community: the global hub's data over the same window and period, computed the same way."
+        ),
+        "difference": _("difference"),
         "previous": _("vs the previous period"),
         "kpiHigh": _("High risks per analysis"),
         "kpiAnalyses": _("Analyses"),
@@ -117,9 +121,19 @@ def js_strings() -> dict[str, str]:
         "topVulnerability": _("Top vulnerability"),
         "label": _("Label"),
         "value": _("Value"),
-        "clients": _("Clients"),
+        "areas": _("Areas"),
         "latitude": _("Latitude"),
         "longitude": _("Longitude"),
+    }
+
+
+def comparable() -> dict[str, str]:
+    """The charts' processors the pulled community series can be compared with (name: source)."""
+    pulled = dashboard.community_processors()
+    return {
+        name: source
+        for name, source in community.SOURCES.items()
+        if pulled.get(source) == community.PULL_PERIOD
     }
 
 
@@ -131,13 +145,13 @@ def page_config(**extra: Any) -> dict[str, Any]:
         "mode": current_app.config["MODE"],
         "strings": js_strings(),
         "periods": list(schemas.PERIODS),
-        "community": dashboard.community_processors() if current_app.config["MODE"] == "local" else {},
+        "community": comparable() if current_app.config["MODE"] == "local" else {},
         # "today" is the hub's (UTC) day: windows and export dates follow the server, not the browser
         "today": clock.today().isoformat(),
         "hub": current_app.config.get("INSTANCE_NAME", "statsservice"),
         "defaultWindow": DEFAULT_WINDOW,
         "minOrganisations": current_app.config.get("FEDERATION_MIN_CLIENTS", 3),
-        "riskThresholds": current_app.config.get("DASHBOARD_RISK_THRESHOLDS", RISK_THRESHOLDS),
+        "riskThresholds": current_app.config["DASHBOARD_RISK_THRESHOLDS"],
         "urls": {
             "threats": url_for("public_stats.threats_json"),
             "vulnerabilities": url_for("public_stats.vulnerabilities_json"),
@@ -233,7 +247,9 @@ def compliance() -> str:
 
 @bp.get("/map", endpoint="map")
 def map_page() -> str:
-    return render("map.html", "map.js", needs="threat")
+    return render(
+        "map.html", "map.js", needs="threat", min_organisations=current_app.config["FEDERATION_MIN_CLIENTS"]
+    )
 
 
 def type_names() -> dict[str, str]:

@@ -13,7 +13,7 @@ from statsservice import __version__
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
-from statsservice.web import schemas, series
+from statsservice.web import community, schemas, series
 
 bp = Blueprint("public_stats", __name__)
 
@@ -53,17 +53,39 @@ def map_json() -> Response:
 
 @bp.get("/stats/community.json")
 def community_json() -> Response:
-    """A community series stored by ``stats_pull``: what a local hub overlays on its charts."""
+    """The community's figures for a chart, over the same window and period as the chart's own,
+    rebuilt from the day series ``stats_pull`` stored (what a local hub sets beside its data)."""
     params = schemas.CommunityQuery().load_args(request.args)
-    period = params["period"] or current_app.config.get("FEDERATION_PULL_PERIOD", "month")
-    row = community_series(params["processor"], period)
+    name = params["processor"]
+    if name not in community.SOURCES:
+        accepted = ", ".join(sorted(community.SOURCES))
+        raise ApiError(400, "invalid query parameters", {"processor": [f"accepted: {accepted}"]})
+    row = community_series(community.SOURCES[name], community.PULL_PERIOD)
     if row is None:
         raise ApiError(
             404,
-            f"no community series for {params['processor']} by {period}",
-            {"processor": ["not pulled from the global hub (flask --app statsservice stats_pull)"]},
+            f"no community series for {name}",
+            {"processor": ["not pulled from the global hub (statsservice stats_pull)"]},
         )
-    return cached_json(schemas.CommunitySchema().dump(row))
+    date_from, date_to = series.chosen_window(params)
+    try:
+        data, days, analyses = community.rebuild(name, row.data, date_from, date_to, params["period"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ApiError(
+            404, f"the pulled community series for {name} cannot be read", {"processor": ["pull again"]}
+        ) from None
+    answer = {
+        "type": row.type,
+        "processor": name,
+        "period": params["period"],
+        "date_from": date_from,
+        "date_to": date_to,
+        "days": days,
+        "analyses": analyses,
+        "fetched_at": row.fetched_at,
+        "data": data,
+    }
+    return cached_json(schemas.CommunitySchema().dump(answer))
 
 
 def about_data() -> dict[str, Any]:
@@ -74,6 +96,7 @@ def about_data() -> dict[str, Any]:
         "mode": current_app.config["MODE"],
         "counts": {
             "clients": summary.clients,
+            "organisations": summary.organisations,
             "analyses": summary.analyses,
             "records": summary.records,
             "by_type": summary.by_type,

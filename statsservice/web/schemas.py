@@ -87,9 +87,16 @@ class PublicStatsQuery(WindowQuery):
     controls = Flag(load_default=None, metadata={"description": "compliance processors: also each control"})
 
 
-class CommunityQuery(QuerySchema):
-    processor = ma.fields.String(required=True, validate=validate.Length(1, 64))
-    period = ma.fields.String(load_default=None, validate=validate.OneOf(PERIODS))
+class CommunityQuery(WindowQuery):
+    """A chart's processor over a window (a custom from/to or the last ``days``) and period: the
+    community's figures computed as the chart computes its own."""
+
+    processor = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "the processor of the local chart to compare with"},
+    )
+    period = ma.fields.String(load_default="day", validate=validate.OneOf(PERIODS))
 
 
 class SeriesSchema(ma.Schema):
@@ -109,12 +116,21 @@ class SeriesSchema(ma.Schema):
 
 
 class CommunitySchema(ma.Schema):
-    """A community series pulled from the global hub by ``stats_pull``."""
+    """The community's output of a processor over a window, rebuilt from the day series pulled
+    from the global hub by ``stats_pull``."""
 
     type = ma.fields.String(required=True)
     processor = ma.fields.String(required=True)
     period = ma.fields.String(required=True)
-    fetched_at = ma.fields.DateTime(required=True)
+    date_from = ma.fields.Date(required=True)
+    date_to = ma.fields.Date(required=True)
+    days = ma.fields.Integer(
+        required=True, metadata={"description": "days of the window the community has data for"}
+    )
+    analyses = ma.fields.Integer(
+        required=True, metadata={"description": "the most analyses behind one day of the window"}
+    )
+    fetched_at = ma.fields.DateTime(required=True, metadata={"description": "when it was pulled"})
     data = ma.fields.Raw(required=True, allow_none=True)
 
 
@@ -135,12 +151,19 @@ class MarkerSchema(ma.Schema):
 class MapSchema(ma.Schema):
     metric = ma.fields.String(required=True, metadata={"description": "what ranks the top items"})
     markers = ma.fields.List(ma.fields.Nested(MarkerSchema), required=True)
+    organisations = ma.fields.Integer(
+        metadata={"description": "organisations in the areas on the map (each area has at least k)"}
+    )
     date_from = ma.fields.Date(allow_none=True)
     date_to = ma.fields.Date(allow_none=True)
 
 
 class CountsSchema(ma.Schema):
     clients = ma.fields.Integer(required=True)
+    organisations = ma.fields.Integer(
+        required=True,
+        metadata={"description": "clients with records (on a global hub: the hubs behind the aggregates)"},
+    )
     analyses = ma.fields.Integer(required=True)
     records = ma.fields.Integer(required=True)
     by_type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)

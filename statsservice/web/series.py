@@ -142,6 +142,7 @@ def markers(params: dict[str, Any], *, local_only: bool = False) -> dict[str, An
         area = (round(client.latitude, MAP_DECIMALS), round(client.longitude, MAP_DECIMALS))
         areas[area].append(client.id)
     out = []
+    organisations = 0
     for (latitude, longitude), ids in sorted(areas.items()):
         if len(ids) < rules.min_clients:
             continue
@@ -149,7 +150,14 @@ def markers(params: dict[str, Any], *, local_only: bool = False) -> dict[str, An
         vulnerability = _top("vulnerability", ids, date_from, date_to, rules)
         if threat is None and vulnerability is None:
             continue
+        organisations += len(ids)
         out.append(
             {"latitude": latitude, "longitude": longitude, "threat": threat, "vulnerability": vulnerability}
         )
-    return {"metric": MAP_METRIC, "markers": out, "date_from": date_from, "date_to": date_to}
+    return {
+        "metric": MAP_METRIC,
+        "markers": out,
+        "organisations": organisations,
+        "date_from": date_from,
+        "date_to": date_to,
+    }

@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 import pytest
 import requests
 
+from tests.approx import assert_close
 from tests.e2e.browser import chromium, screenshot
 from tests.e2e.conftest import DEMO_ANALYSES, DEMO_DAYS
 from tests.live import LiveHub
@@ -307,27 +309,74 @@ def test_local_hub_overlays_the_community(federation, browser, page):
     screenshot(page, "current-with-community")
 
     open_page(page, local.url + "/evolution")
-    # the community was pulled by month: weeks cannot be rebuilt from it, and the note says so
-    assert "no data for this window and period" in page.text_content("#community-note")
-    assert not community_datasets(chart_of(page, "risk-evolution"))
-    ready = int(page.evaluate("() => document.body.dataset.ready"))
-    page.select_option("#toolbar [data-control=period]", "month")
-    page.wait_for_function(f"() => Number(document.body.dataset.ready) > {ready}")
-    assert "restricted to this window" in page.text_content("#community-note")
-    for card in ("risk-evolution", "threat-evolution", "vulnerability-evolution"):
-        chart = chart_of(page, card)
-        assert_drawn(chart)
-        overlay = community_datasets(chart)
-        assert overlay and all(d["drawn"] > 0 for d in overlay), card
-    screenshot(page, "evolution-with-community")
+    # the community is pulled by day: every period is rebuilt from its days, the default week too
+    for period in ("week", "day", "month", "year"):
+        if period != "week":
+            ready = int(page.evaluate("() => document.body.dataset.ready"))
+            page.select_option("#toolbar [data-control=period]", period)
+            page.wait_for_function(f"() => Number(document.body.dataset.ready) > {ready}")
+        assert "same window and period" in page.text_content("#community-note"), period
+        for card in ("risk-evolution", "threat-evolution", "vulnerability-evolution"):
+            chart = chart_of(page, card)
+            assert_drawn(chart)
+            overlay = community_datasets(chart)
+            assert overlay and all(d["drawn"] > 0 for d in overlay), (period, card)
+        if period == "week":
+            screenshot(page, "evolution-with-community")
+
+    open_page(page, local.url + "/cartography")
+    assert page.get_attribute("#card-heatmap-community", "data-state") == "ready"
+    ours, theirs = chart_of(page, "heatmap"), chart_of(page, "heatmap-community")
+    assert_drawn(ours)
+    assert_drawn(theirs)
+    assert "same window and period" in page.text_content("#community-note")
+    context = page.text_content("#card-heatmap-community [data-role=context]")
+    assert "analyses" in context and re.search(r"\d{4}-\d{2}-\d{2}", context), context
+    # the community card's cells carry this hub's value: its tooltip and CSV give the difference
+    cells = json.loads(theirs["datasets"][0]["data"])
+    assert cells and all("ours" in cell for cell in cells)
+    screenshot(page, "cartography-with-community")
+    open_page(page, local.url + "/cartography?window=custom&from=2020-01-01&to=2020-01-31")
+    assert "no data for this window" in page.text_content("#community-note")
+    assert page.get_attribute("#card-heatmap-community", "data-state") == "empty"
 
     open_page(page, local.url + "/compliance")
     for card in ("compliance-referentials", "compliance-categories"):
         chart = chart_of(page, card)
         overlay = community_datasets(chart)
         assert overlay and overlay[0]["drawn"] > 0, card
-    assert "restricted to this window" in page.text_content("#community-note")
+    assert "same window and period" in page.text_content("#community-note")
     assert browser.problems == []
+
+
+def test_the_community_beside_a_chart_is_the_global_hubs_own_figure(federation):
+    """Like for like: what the local hub shows as the community for a window and period is what
+    the global hub's own dashboard shows for them (same released data, same computation)."""
+    world, local = federation
+    for route, processor, period in (
+        ("threats", "threat_average_on_date", "day"),
+        ("risks", "risk_averages", "day"),
+        ("risks", "risk_averages_on_date", "week"),
+        ("compliance", "compliance_averages", "day"),
+        ("cartography", "cartography_heatmap", "day"),
+    ):
+        theirs = requests.get(
+            f"{world.url}/stats/{route}.json",
+            params={"days": 30, "processor": processor, "period": period},
+            timeout=60,
+        ).json()
+        shown = requests.get(
+            f"{local.url}/stats/community.json",
+            params={
+                "processor": processor,
+                "date_from": theirs["date_from"],
+                "date_to": theirs["date_to"],
+                "period": period,
+            },
+            timeout=60,
+        ).json()
+        assert theirs["data"] and shown["days"] > 0, processor
+        assert_close(theirs["data"], shown["data"])
 
 
 def test_global_hub_speaks_of_the_community(federation, browser, page):

@@ -63,6 +63,21 @@ def ready_count(page) -> int:
     return int(page.evaluate("() => document.body.dataset.ready || 0"))
 
 
+#: "1 area on the map", "2 areas on the map"; French puts 0 and 1 in the singular
+AREAS = {"en": ("area on the map", "areas on the map"), "fr": ("zone sur la carte", "zones sur la carte")}
+ORGANISATIONS = {"en": ("organisation", "organisations"), "fr": ("organisation", "organisations")}
+
+
+def assert_counted(context: str, lang: str) -> None:
+    """The map's context names its areas and organisations, each in the right number."""
+    for one, many in (AREAS[lang], ORGANISATIONS[lang]):
+        found = re.search(rf"(\d+) ({re.escape(many)}|{re.escape(one)})\b", context)
+        assert found, (context, one)
+        count, word = int(found.group(1)), found.group(2)
+        single = count < 2 if lang == "fr" else count == 1
+        assert word == (one if single else many), context
+
+
 @pytest.mark.parametrize(
     ("width", "lang"), [(1400, "en"), (1400, "fr"), (390, "en"), (390, "fr")], ids=lambda v: str(v)
 )
@@ -80,8 +95,9 @@ def test_every_chart_names_its_organisations_analyses_and_period(demo_hub, playw
             for card in cards:
                 assert page.get_attribute(f"#card-{card}", "data-state") == "ready", (name, card)
                 context = page.text_content(f"#card-{card} [data-role=context]")
-                if card == "map":
-                    assert "clients" in context and DAY.search(context), context
+                if card == "map":  # the map counts areas, and the organisations in them
+                    assert_counted(context, lang)
+                    assert DAY.search(context), context
                     continue
                 assert f"{DEMO_ANALYSES} {WORDS[lang]['analyses']}" in context, (card, context)
                 assert WORDS[lang]["organisation"] in context and DAY.search(context), (card, context)

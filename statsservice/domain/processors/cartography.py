@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from statsservice.domain.processors.base import Aggregate, Processor
+from statsservice.domain.processors.base import Aggregate, Cell, Processor, iso
 from statsservice.domain.processors.risks import branch_params, branch_plan
 
 
@@ -50,5 +50,41 @@ def heatmap(states: tuple[str, ...], kinds: tuple[str, ...], columns: Mapping[st
         ),
         shape=shape,
         params=branch_params(states, kinds),
+        plan=branch_plan,
+    )
+
+
+def heatmap_on_date(states: tuple[str, ...], kinds: tuple[str, ...], columns: Mapping[str, str]) -> Processor:
+    """The heat map per period with the weight behind each, so that another hub can rebuild the
+    heat map of any window from the days (the community comparison of a local hub's dashboard)."""
+    whole = heatmap(states, kinds, columns)
+
+    def shape(result: Aggregate, options: dict[str, Any]) -> dict[str, Any]:
+        by_bucket: dict[Any, list[Cell]] = defaultdict(list)
+        for cell in result.cells:
+            by_bucket[cell.bucket].append(cell)
+        axes = whole.shape(Aggregate(cells=result.cells, weights={None: 1.0}), options)["axes"]
+        values = []
+        for bucket in sorted(b for b, weight in result.weights.items() if b and weight):
+            one = whole.shape(
+                Aggregate(cells=by_bucket[bucket], weights={bucket: result.weights[bucket]}), options
+            )
+            del one["axes"]
+            values.append({"date": iso(bucket), "n": result.weights[bucket], **one})
+        return {"axes": axes, "values": values}
+
+    return Processor(
+        name="cartography_heatmap_on_date",
+        type="cartography",
+        description=(
+            "The heat map of `cartography_heatmap` per period: `values: [{date, n, current, residual}]`, "
+            "one point per period holding records, dates ascending, dated by the first day of the "
+            "period, `n` the total weight of the period's cartography records (the denominator of its "
+            "means); `axes` covers every period. Parameters `risks_type` and `risks_state` as for "
+            "`cartography_heatmap`."
+        ),
+        shape=shape,
+        params=branch_params(states, kinds),
+        series=True,
         plan=branch_plan,
     )

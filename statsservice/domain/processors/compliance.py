@@ -44,7 +44,11 @@ def _values(cells: list[Cell], series: bool) -> dict[str, Any]:
 
     if not series:
         return means(cells[0])
-    return {"values": [{"date": iso(c.bucket), **means(c)} for c in sorted(cells, key=lambda c: c.bucket)]}
+    return {
+        "values": [
+            {"date": iso(c.bucket), **means(c), "n": c.n} for c in sorted(cells, key=lambda c: c.bucket)
+        ]
+    }
 
 
 def _shaper(category_key: Callable[[str, str], str], series: bool) -> Callable[[Aggregate, dict], list]:
@@ -115,9 +119,9 @@ def averages_on_date(category_key: Callable[[str, str], str]) -> Processor:
         name="compliance_averages_on_date",
         type="compliance",
         description=(
-            "Per referential and category (label1), a series `values: [{date, current, target}]` of "
-            "mean current and target maturity, one point per period with data, dates ascending, dated "
-            f"by the first day of the period; with `controls` true, each control too. {MEAN_RULE}"
+            "Per referential and category (label1), a series `values: [{date, current, target, n}]` "
+            "of mean current and target maturity (`n`: the weight of the analyses behind the point), "
+            "one point per period with data, dates ascending, dated by the first day of the period; with `controls` true, each control too. {MEAN_RULE}"
         ),
         shape=_shaper(category_key, series=True),
         params=ComplianceParams,

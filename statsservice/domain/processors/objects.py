@@ -22,7 +22,13 @@ def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
         weight = total_count = total_max = total_rate = 0.0
         for day, _key, n, (count, max_risk, rate) in sorted(by_object[uuid], key=lambda c: c.bucket):
             values.append(
-                {"date": iso(day), FIELDS[0]: count / n, FIELDS[1]: max_risk / n, FIELDS[2]: rate / n}
+                {
+                    "date": iso(day),
+                    FIELDS[0]: count / n,
+                    FIELDS[1]: max_risk / n,
+                    FIELDS[2]: rate / n,
+                    "n": n,
+                }
             )
             weight, total_count, total_max, total_rate = (
                 weight + n,
@@ -50,7 +56,8 @@ def average_on_date(type_name: str, noun: str) -> Processor:
         description=(
             f"Per {noun} (object uuid, labels): the mean count, maxRisk and averageRate per period "
             "(`values`, one per period with data, dates ascending, each dated by the first day of "
-            "its period) and over the whole selection (`averages`). Means are weighted by `n` and "
+            "its period, with `n` the weight of the analyses behind the point) and over the whole "
+            "selection (`averages`). Means are weighted by `n` and "
             f"taken over the analyses that list the {noun}: an analysis without it does not count. "
             "Labels are the latest uploaded."
         ),

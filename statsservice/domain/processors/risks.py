@@ -84,7 +84,11 @@ def averages_on_date(states: tuple[str, ...], kinds: tuple[str, ...], levels: tu
             state: {
                 kind: {
                     level: [
-                        {"date": iso(b), "value": sums.get((b, state, kind, level), 0.0) / result.weights[b]}
+                        {
+                            "date": iso(b),
+                            "value": sums.get((b, state, kind, level), 0.0) / result.weights[b],
+                            "n": result.weights[b],
+                        }
                         for b in buckets
                     ]
                     for level in levels
@@ -98,8 +102,9 @@ def averages_on_date(states: tuple[str, ...], kinds: tuple[str, ...], levels: tu
         name="risk_averages_on_date",
         type="risk",
         description=(
-            "The tree of `risk_averages` with each leaf a series `[{date, value}]`: one point per "
-            f"period holding records, dates ascending, dated by the first day of the period. {MEAN_RULE} "
+            "The tree of `risk_averages` with each leaf a series `[{date, value, n}]`: one point per "
+            "period holding records, dates ascending, dated by the first day of the period, `n` the "
+            f"total weight of the period's risk records. {MEAN_RULE} "
             "Parameters `risks_type` and `risks_state` keep only the requested branches."
         ),
         shape=shape,

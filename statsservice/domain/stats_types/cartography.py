@@ -11,6 +11,7 @@ from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
 from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
 
+COLUMNS = {"informational": "likelihood", "operational": "probability"}
 CELL_VALUE = Number(maximum=10**9)  # a count for a client record, a mean for an aggregate
 
 
@@ -44,7 +45,8 @@ class CartographyType(StatsType):
     name = "cartography"
     schema = CartographyDataSchema
     processors = (
-        cartography.heatmap(STATES, KINDS, {"informational": "likelihood", "operational": "probability"}),
+        cartography.heatmap(STATES, KINDS, COLUMNS),
+        cartography.heatmap_on_date(STATES, KINDS, COLUMNS),
     )
 
     def explode(

@@ -1,9 +1,12 @@
 /* Cartography page: the risk heat map as in MONARC, high impact at the top. Each cell holds the mean
  * number of risks per analysis at that impact × likelihood (operational risks: impact × probability);
  * its colour is the risk zone of its risk value (impact × likelihood) against MONARC's thresholds,
- * deeper when the cell holds more risks. Drawn with the chartjs-chart-matrix controller. */
+ * deeper when the cell holds more risks. Drawn with the chartjs-chart-matrix controller. A local hub
+ * that pulled the community's series draws the community's heat map of the same window beside its
+ * own, computed the same way; its cells say the difference with this hub. */
 import {
-  ChartCard, config, formatNumber, getJSON, guarded, onHistory, onToolbarChange, settled, t, windowParams,
+  ChartCard, communityHasData, communityOffered, communitySeries, config, formatNumber, getJSON, guarded,
+  onHistory, onToolbarChange, setNote, settled, t, windowParams,
 } from "./dashboard.js";
 
 const COLUMN = { informational: "likelihood", operational: "probability" };
@@ -14,7 +17,10 @@ const ZONES = [
 ];
 
 const card = new ChartCard("heatmap", { rows: csvRows, legend: legendItems });
+const offered = communityOffered("cartography_heatmap") && document.getElementById("card-heatmap-community");
+const communityCard = offered ? new ChartCard("heatmap-community", { rows: communityRows, legend: legendItems }) : null;
 let data = null;
+let community = null;
 
 function columnText() {
   return t(COLUMN[card.control("kind")] === "likelihood" ? "likelihood" : "probabilityAxis");
@@ -25,8 +31,15 @@ function csvRows(chart) {
     ...chart.data.datasets[0].data.map((cell) => [Number(cell.y), Number(cell.x), Number(cell.y) * Number(cell.x), cell.v])];
 }
 
+/** The community's cells beside this hub's: one row per cell with both values and the difference. */
+function communityRows(chart) {
+  return [[t("impact"), columnText(), t("riskValue"), t("community"), t("us"), t("difference")],
+    ...chart.data.datasets[0].data.map((cell) => [
+      Number(cell.y), Number(cell.x), Number(cell.y) * Number(cell.x), cell.v, cell.ours, cell.v - cell.ours])];
+}
+
 function thresholds() {
-  return config.riskThresholds[card.control("kind")] || [4, 20];
+  return config.riskThresholds[card.control("kind")];
 }
 
 /** The zone of a risk value: 0 low (up to the first threshold), 1 medium, 2 high (above the second). */
@@ -55,8 +68,8 @@ function colour(cell, max) {
   return `rgba(${r}, ${g}, ${b}, ${0.3 + 0.7 * share})`;
 }
 
-function showLegend() {
-  const box = card.card.querySelector('[data-role="legend"]');
+function showLegend(target) {
+  const box = target.card.querySelector('[data-role="legend"]');
   box.replaceChildren(...legendItems().map(([color, text]) => {
     const item = document.createElement("span");
     item.className = "legend-item";
@@ -91,26 +104,47 @@ const cellValues = {
   },
 };
 
-function draw() {
+/** The cells of one heat map answer for the card's kind and state, as matrix points. */
+function points(answer) {
   const kind = card.control("kind");
-  const state = card.control("state");
   const column = COLUMN[kind];
-  const cells = (data && data[state] && data[state][kind]) || [];
-  if (!cells.length) return card.empty();
-  const columns = data.axes[column].map(String);
-  const impacts = data.axes.impact.map(String);
+  const cells = (answer && answer[card.control("state")] && answer[card.control("state")][kind]) || [];
+  return cells.map((cell) => ({ x: String(cell[column]), y: String(cell.impact), v: cell.value }));
+}
+
+/** An axis of the maps shown: with the community beside, the union of both, so cells line up. */
+function axis(name) {
+  const answers = [data, communityHasData(community) ? community.data : null].filter((a) => a && a.axes);
+  return [...new Set(answers.flatMap((a) => a.axes[name] || []))].sort((a, b) => a - b).map(String);
+}
+
+function signed(value) {
+  return `${value >= 0 ? "+" : "−"}${formatNumber(Math.abs(value))}`;
+}
+
+/** Draw one heat map; ``ours`` (the community card): this hub's values, for the difference. */
+function drawMap(target, answer, ours = null) {
+  const kind = card.control("kind");
+  const column = COLUMN[kind];
+  let cells = points(answer);
+  if (!cells.length) return target.empty(ours ? t("communityMissing") : undefined);
+  const columns = axis(column);
+  const impacts = axis("impact");
+  if (ours) {
+    const mine = new Map(points(ours).map((cell) => [`${cell.x}/${cell.y}`, cell.v]));
+    cells = cells.map((cell) => ({ ...cell, ours: mine.get(`${cell.x}/${cell.y}`) ?? 0 }));
+  }
   // a phone scrolls the grid sideways inside its card rather than squeezing the values out
-  const box = card.canvas.parentElement;
+  const box = target.canvas.parentElement;
   box.style.minWidth = window.innerWidth < 640 ? `${60 + columns.length * 30}px` : "";
-  const max = Math.max(...cells.map((cell) => cell.value));
-  const points = cells.map((cell) => ({ x: String(cell[column]), y: String(cell.impact), v: cell.value }));
-  showLegend();
-  card.draw({
+  const max = Math.max(...cells.map((cell) => cell.v));
+  showLegend(target);
+  target.draw({
     type: "matrix",
     data: {
       datasets: [{
-        label: t(kind),
-        data: points,
+        label: ours ? `${t(kind)} — ${t("community")}` : t(kind),
+        data: cells,
         backgroundColor: (ctx) => (ctx.raw ? colour(ctx.raw, max) : "transparent"),
         borderColor: "#ffffff",
         borderWidth: 1,
@@ -129,6 +163,7 @@ function draw() {
               `${columnText()}: ${ctx.raw.x}`,
               `${t("riskValue")}: ${Number(ctx.raw.x) * Number(ctx.raw.y)} — ${zoneText(zone(Number(ctx.raw.x) * Number(ctx.raw.y)))}`,
               `${formatNumber(ctx.raw.v)} ${t("cellCount")}`,
+              ...(ours ? [`${t("us")}: ${formatNumber(ctx.raw.ours)} (${t("difference")}: ${signed(ctx.raw.v - ctx.raw.ours)})`] : []),
             ],
           },
         },
@@ -149,14 +184,30 @@ function draw() {
   });
 }
 
+function draw() {
+  if (!data || !points(data).length) card.empty();
+  else drawMap(card, data);
+  if (!communityCard) return;
+  const has = communityHasData(community);
+  setNote("community-note", has ? t("communityNote") : t("communityMissing"));
+  if (has) drawMap(communityCard, community.data, data || {});
+  else communityCard.empty(t("communityMissing"));
+}
+
 async function load() {
   await guarded(card, async () => {
     const params = windowParams();
     const body = await getJSON(config.urls.cartography, params);
     card.setSource(config.urls.cartography, params, body);
     data = body.data;
+    if (communityCard) {
+      community = await communitySeries("cartography_heatmap", body);
+      const query = community ? { processor: "cartography_heatmap", date_from: community.date_from, date_to: community.date_to } : {};
+      communityCard.setSource(config.urls.community, query, community && { ...community, period: "day" });
+    }
     draw();
   });
+  if (communityCard && card.card.dataset.state === "error") communityCard.failed(new Error(""));
   settled();
 }
 

@@ -1,21 +1,25 @@
 /* Compliance page: per referential, current against target maturity, and category by category for
  * the chosen referential. Values are shares of full maturity, shown in percent. A local hub that
- * pulled the community's dated compliance series adds the community's current level over the same
- * window. */
+ * pulled the community's series adds the community's current level, computed by the hub over the
+ * same window and in the same way as its own. */
 import {
-  ChartCard, PALETTE, STATE_COLORS, communitySeries, config, formatNumber, getJSON, guarded, labelOf, mean,
-  onHistory, onToolbarChange, pointsInWindow, setNote, settled, t, windowParams, wrapLabel,
+  ChartCard, PALETTE, STATE_COLORS, communityHasData, communitySeries, config, formatNumber, getJSON, guarded,
+  labelOf, mean, onHistory, onToolbarChange, setNote, settled, t, windowParams, wrapLabel,
 } from "./dashboard.js";
 
 let community = null;
 
+/** The community's referential over the window (compliance_averages, computed as the local one). */
+function communityReferential(referential) {
+  if (!communityHasData(community) || !Array.isArray(community.data)) return null;
+  return community.data.find((r) => r.referential === referential) || null;
+}
+
 /** The community's mean current level of a category over the window (null: none). */
 function communityCategory(referential, category) {
-  if (!community || !Array.isArray(community.data)) return null;
-  const ref = community.data.find((r) => r.referential === referential);
+  const ref = communityReferential(referential);
   const cat = ref && ref.categories.find((c) => c.category === category);
-  if (!cat) return null;
-  return mean(pointsInWindow(cat.values, cards.referentials.meta, community.period).map((p) => p.current));
+  return cat && cat.current !== undefined ? Number(cat.current) : null;
 }
 
 function communityDataset(values) {
@@ -67,7 +71,11 @@ function drawReferentials() {
     backgroundColor: STATE_COLORS[state],
     borderRadius: 3,
   }));
-  const others = referentials.map((ref) => mean(ref.categories.map((c) => communityCategory(ref.referential, c.category))));
+  // the same summary of the community's own categories of the referential
+  const others = referentials.map((ref) => {
+    const theirs = communityReferential(ref.referential);
+    return theirs && theirs.categories.length ? average(theirs, "current") : null;
+  });
   if (others.some((v) => v !== null)) datasets.push(communityDataset(others.map((v) => (v === null ? null : percent(v)))));
   if (community) setNote("community-note", others.some((v) => v !== null) ? t("communityNote") : t("communityMissing"));
   cards.referentials.draw({
@@ -143,7 +151,7 @@ async function load() {
     cards.referentials.setSource(config.urls.compliance, params, body);
     cards.categories.setSource(config.urls.compliance, params, body);
     referentials = body.data;
-    community = await communitySeries("compliance_averages_on_date");
+    community = await communitySeries("compliance_averages", body);
     fillReferentialSelect();
     drawReferentials();
     drawCategories();

@@ -1,10 +1,10 @@
 /* Current page: KPI tiles, top threats and vulnerabilities by a chosen measure, risk levels current vs
- * residual. A bar opens that threat's (or vulnerability's) evolution. The community series of a local
- * hub is cut to the same window, so both sides compare the same days. */
+ * residual. A bar opens that threat's (or vulnerability's) evolution. A local hub's community bars are
+ * computed by the hub over the same window as its own, the same way (weighted by the analyses). */
 import {
-  ChartCard, LEVELS, PALETTE, STATE_COLORS, communitySeries, config, formatNumber, getJSON, guarded,
-  labelOf, mean, onHistory, onToolbarChange, pageURL, pointsInWindow, setNote, settled, shiftDay, t,
-  toolbarValue, windowParams, wrapLabel,
+  ChartCard, LEVELS, PALETTE, STATE_COLORS, communityHasData, communitySeries, config, formatNumber, getJSON,
+  guarded, labelOf, onHistory, onToolbarChange, pageURL, setNote, settled, shiftDay, t, toolbarValue,
+  windowParams, wrapLabel,
 } from "./dashboard.js";
 
 const TOP_N = 10;
@@ -25,10 +25,9 @@ function topItems(items, metric) {
     .slice(0, TOP_N);
 }
 
-/** The community's mean of ``metric`` for an object over the window's periods (null: none). */
-function communityValue(item, metric, meta, period) {
-  if (!item) return null;
-  return mean(pointsInWindow(item.values, meta, period).map((p) => p[metric]));
+/** The community's mean of ``metric`` for an object over the window (null: the community lacks it). */
+function communityValue(item, metric) {
+  return item && item.averages ? Number(item.averages[metric]) : null;
 }
 
 /** Clicking a bar opens its evolution with the same window and measure. */
@@ -57,8 +56,8 @@ function drawTop(card, kind, items, community) {
   let note = "";
   if (community && Array.isArray(community.data)) {
     const byObject = new Map(community.data.map((item) => [item.object, item]));
-    const values = top.map((item) => communityValue(byObject.get(item.object), metric, card.meta, community.period));
-    if (values.some((v) => v !== null)) {
+    const values = top.map((item) => communityValue(byObject.get(item.object), metric));
+    if (communityHasData(community) && values.some((v) => v !== null)) {
       datasets.push({
         label: `${t(METRIC_TEXT[metric])} — ${t("community")}`,
         data: values,
@@ -94,12 +93,10 @@ function drawTop(card, kind, items, community) {
   });
 }
 
-/** The community's risk levels over the window, from its dated series (risk_averages_on_date). */
-function communityLevels(community, state, kind, meta) {
-  const tree = community && community.data && community.data[state] && community.data[state][kind];
-  if (!tree) return null;
-  const values = LEVELS.map((level) => mean(pointsInWindow(tree[level], meta, community.period).map((p) => p.value)));
-  return values.some((v) => v !== null) ? values : null;
+/** The community's risk levels over the window (risk_averages, computed as the local ones). */
+function communityLevels(community, state, kind) {
+  const tree = communityHasData(community) && community.data[state] && community.data[state][kind];
+  return tree ? LEVELS.map((level) => Number(tree[level] ?? 0)) : null;
 }
 
 function drawRisks(card, risks, community) {
@@ -113,7 +110,7 @@ function drawRisks(card, risks, community) {
     borderRadius: 3,
   }));
   for (const state of states) {
-    const values = communityLevels(community, state, kind, card.meta);
+    const values = communityLevels(community, state, kind);
     if (!values) continue;
     datasets.push({
       label: `${t(state)} — ${t("community")}`,
@@ -181,14 +178,14 @@ async function load() {
       const body = await getJSON(config.urls.threats, params);
       cards.threats.setSource(config.urls.threats, params, body);
       data.threats = body.data;
-      data.threatsCommunity = await communitySeries("threat_average_on_date");
+      data.threatsCommunity = await communitySeries("threat_average_on_date", body);
       drawTop(cards.threats, "threat", data.threats, data.threatsCommunity);
     }),
     guarded(cards.vulnerabilities, async () => {
       const body = await getJSON(config.urls.vulnerabilities, params);
       cards.vulnerabilities.setSource(config.urls.vulnerabilities, params, body);
       data.vulnerabilities = body.data;
-      data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date");
+      data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date", body);
       drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity);
     }),
     guarded(cards.risks, async () => {
@@ -197,7 +194,7 @@ async function load() {
       cards.risks.setSource(config.urls.risks, query, body);
       data.risksBody = body;
       data.risks = body.data;
-      data.risksCommunity = await communitySeries("risk_averages_on_date");
+      data.risksCommunity = await communitySeries("risk_averages", body);
       drawRisks(cards.risks, data.risks, data.risksCommunity);
     }),
   ]);

@@ -222,13 +222,15 @@ export function windowText(meta) {
 export function contextText(meta) {
   if (!meta) return "";
   const global = config.mode === "global";
-  const plural = (n, one, many) => `${formatNumber(n, 0)} ${n === 1 ? t(one) : t(many)}`;
+  // French puts 0 and 1 in the singular, English only 1
+  const single = (n) => (config.language === "fr" ? Math.abs(n) < 2 : n === 1);
+  const plural = (n, one, many) => `${formatNumber(n, 0)} ${single(n) ? t(one) : t(many)}`;
   const parts = [];
   if (meta.analyses !== undefined) parts.push(plural(meta.analyses, "analysis", "analyses"));
   if (meta.organisations !== undefined) {
     parts.push(global ? plural(meta.organisations, "hub", "hubs") : plural(meta.organisations, "organisation", "organisations"));
   }
-  if (meta.markers !== undefined) parts.push(`${formatNumber(meta.markers, 0)} ${t("markers")}`);
+  if (meta.markers !== undefined) parts.push(plural(meta.markers, "areaOnMap", "areasOnMap"));
   const span = windowText(meta);
   if (span) parts.push(span);
   if (meta.period && meta.period !== "day") parts.push(`${t("period")}: ${t(meta.period)}`);
@@ -256,19 +258,27 @@ export function periodLabel(iso, period) {
   }
 }
 
-/** Whether a community series of ``processor`` was pulled (local hubs only). */
-export function communityPeriod(processor) {
-  return config.community[processor] || null;
+/** Whether the pulled community series can be set beside a chart of ``processor`` (local hubs only). */
+export function communityOffered(processor) {
+  return Boolean(config.community[processor]);
 }
 
-/** The community series of ``processor`` stored by stats_pull, or null. */
-export async function communitySeries(processor) {
-  if (!communityPeriod(processor)) return null;
+/** The community's output of ``processor`` over the window of ``meta`` (the local answer) and in
+ * ``period``, computed on the hub exactly as the local figure is; null when not pulled. */
+export async function communitySeries(processor, meta, period = "day") {
+  if (!communityOffered(processor) || !meta || !meta.date_to) return null;
   try {
-    return await getJSON(config.urls.community, { processor });
+    return await getJSON(config.urls.community, {
+      processor, date_from: meta.date_from || meta.date_to, date_to: meta.date_to, period,
+    });
   } catch {
     return null;
   }
+}
+
+/** Whether a community answer has data for its window (else the page says so in one line). */
+export function communityHasData(community) {
+  return Boolean(community && community.days > 0);
 }
 
 function download(url, filename) {
@@ -534,28 +544,6 @@ export function wrapLabel(text, width = window.innerWidth < 640 ? 18 : 28) {
 
 export function formatNumber(value, digits = 2) {
   return new Intl.NumberFormat(config.language, { maximumFractionDigits: digits }).format(value);
-}
-
-/** The first day of the period holding ``iso`` (how the processors date their points). */
-export function periodStart(iso, period) {
-  const [year, month] = iso.split("-");
-  switch (period) {
-    case "week": {
-      const day = new Date(`${iso}T00:00:00Z`);
-      return shiftDay(iso, -((day.getUTCDay() + 6) % 7));
-    }
-    case "month": return `${year}-${month}-01`;
-    case "quarter": return `${year}-${String(Math.floor((Number(month) - 1) / 3) * 3 + 1).padStart(2, "0")}-01`;
-    case "year": return `${year}-01-01`;
-    default: return iso;
-  }
-}
-
-/** The points of a dated series whose period overlaps the window of ``meta``. */
-export function pointsInWindow(points, meta, period) {
-  if (!meta || !meta.date_to) return points || [];
-  const start = periodStart(meta.date_from || meta.date_to, period);
-  return (points || []).filter((p) => p.date >= start && p.date <= meta.date_to);
 }
 
 export function mean(values) {

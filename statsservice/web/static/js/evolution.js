@@ -1,11 +1,10 @@
 /* Evolution page: risk levels and top threats/vulnerabilities over day..year periods, labelled as
- * periods (2026-W48, 2026-Q3, 2026); years as bars. A local hub's community series (pulled by month)
- * is cut to the window and, for quarters and years, averaged over their months: the same window and
- * period as the local lines. Days and weeks cannot be rebuilt from months: a note says so. */
+ * periods (2026-W48, 2026-Q3, 2026); years as bars. A local hub's community lines are computed by the
+ * hub from the community's pulled days over the same window and in the same period as the local
+ * lines, for every period; a note says when the community has no data for them. */
 import {
-  ChartCard, LEVELS, LEVEL_COLORS, PALETTE, communitySeries, config, formatNumber, getJSON, guarded,
-  labelOf, mean, onHistory, onToolbarChange, periodLabel, periodStart, pointsInWindow, setNote, settled, t,
-  toolbarValue, windowParams,
+  ChartCard, LEVELS, LEVEL_COLORS, PALETTE, communityHasData, communitySeries, config, formatNumber, getJSON,
+  guarded, labelOf, onHistory, onToolbarChange, periodLabel, setNote, settled, t, toolbarValue, windowParams,
 } from "./dashboard.js";
 
 const TOP_N = 5;
@@ -54,22 +53,9 @@ function alignTo(dates, series, value) {
   return dates.map((date) => (byDate.has(date) ? Number(value(byDate.get(date))) : null));
 }
 
-/** A community series (pulled by ``series.period``) in the shown period, over the window; null if impossible. */
-function communityPoints(points, pulledPeriod, meta, fields) {
-  const shown = period();
-  const order = ["day", "week", "month", "quarter", "year"];
-  if (order.indexOf(shown) < order.indexOf(pulledPeriod) || (shown === "week" && pulledPeriod !== "week")) return null;
-  const inside = pointsInWindow(points, meta, shown);
-  if (shown === pulledPeriod) return inside;
-  const groups = new Map();
-  for (const point of inside) {
-    const key = periodStart(point.date, shown);
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(point);
-  }
-  return [...groups].map(([date, group]) => ({
-    date, ...Object.fromEntries(fields.map((f) => [f, mean(group.map((p) => p[f]))])),
-  }));
+/** The community's points of one series (already in the shown window and period), or null. */
+function communityPoints(community, points) {
+  return communityHasData(community) && points && points.length ? points : null;
 }
 
 function styled(dataset, color, community) {
@@ -105,7 +91,7 @@ function drawRisks(card) {
   const communityTree = community && community.data && community.data[state] && community.data[state][kind];
   const series = LEVELS.map((level) => tree[level] || []);
   const communityList = communityTree
-    ? LEVELS.map((level) => communityPoints(communityTree[level] || [], community.period, card.meta, ["value"]))
+    ? LEVELS.map((level) => communityPoints(community, communityTree[level]))
     : [];
   const usable = communityList.filter((points) => points && points.length);
   if (community) communityState.offered = true;
@@ -133,7 +119,7 @@ function drawTop(card, kind, items, community) {
   const byObject = new Map(community && Array.isArray(community.data) ? community.data.map((i) => [i.object, i]) : []);
   if (community) communityState.offered = true;
   const twins = top.map((item) =>
-    byObject.has(item.object) ? communityPoints(byObject.get(item.object).values, community.period, card.meta, [metric]) : null);
+    byObject.has(item.object) ? communityPoints(community, byObject.get(item.object).values) : null);
   if (twins.some((points) => points && points.length)) communityState.drawn = true;
   const dates = dateAxis([...top.map((item) => item.values), ...twins.filter(Boolean)]);
   const datasets = top.map((item, i) => styled({
@@ -168,21 +154,21 @@ async function load() {
       const body = await getJSON(config.urls.risks, query);
       cards.risks.setSource(config.urls.risks, query, body);
       data.risks = body.data;
-      data.risksCommunity = await communitySeries("risk_averages_on_date");
+      data.risksCommunity = await communitySeries("risk_averages_on_date", body, period());
       drawRisks(cards.risks);
     }),
     guarded(cards.threats, async () => {
       const body = await getJSON(config.urls.threats, params);
       cards.threats.setSource(config.urls.threats, params, body);
       data.threats = body.data;
-      data.threatsCommunity = await communitySeries("threat_average_on_date");
+      data.threatsCommunity = await communitySeries("threat_average_on_date", body, period());
       drawTop(cards.threats, "threat", data.threats, data.threatsCommunity);
     }),
     guarded(cards.vulnerabilities, async () => {
       const body = await getJSON(config.urls.vulnerabilities, params);
       cards.vulnerabilities.setSource(config.urls.vulnerabilities, params, body);
       data.vulnerabilities = body.data;
-      data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date");
+      data.vulnerabilitiesCommunity = await communitySeries("vulnerability_average_on_date", body, period());
       drawTop(cards.vulnerabilities, "vulnerability", data.vulnerabilities, data.vulnerabilitiesCommunity);
     }),
   ]);

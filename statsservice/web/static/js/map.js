@@ -154,14 +154,14 @@ function fillTable() {
 
 function draw() {
   fillTable();
-  if (!markers.length) return card.empty(t("noMarkers"));
+  if (!markers.length) return card.empty(t("noMarkers").replace("%(k)s", config.minOrganisations));
   const box = viewBox(markers);
   card.draw({
     type: "bubbleMap",
     data: {
       labels: markers.map((m) => describe(m.threat)),
       datasets: [{
-        label: t("clients"),
+        label: t("areas"),
         outline: outlineFor(box),
         showOutline: true,
         clipMap: "outline+graticule",
