@@ -8,9 +8,10 @@ add them up; the SQL that sums further (over clients, over days) only ever adds 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from statsservice.domain.dates import period_start
 from statsservice.domain.processors import Cell
 from statsservice.domain.stats_types.base import StatsType
 
@@ -45,21 +46,6 @@ def record_sums(stats_type: StatsType, records: Iterable[tuple[Any, float]]) -> 
     return out
 
 
-def bucket_of(day: date, period: str) -> date:
-    """The first day of ``day``'s period (ISO weeks start on Monday), as the SQL buckets give."""
-    if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    if period == "quarter":
-        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-    if period == "year":
-        return day.replace(month=1, day=1)
-    raise ValueError(f"unknown period {period!r}")
-
-
 def selection_cells(
     stats_type: StatsType,
     records: Iterable[tuple[date, Any, float]],
@@ -73,7 +59,7 @@ def selection_cells(
     sums: dict[tuple[date | None, Key], list[float]] = {}
     weights: dict[date | None, float] = {}
     for day, data, n in records:
-        slot = bucket_of(day, period) if period is not None else None
+        slot = period_start(day, period) if period is not None else None
         weights[slot] = weights.get(slot, 0.0) + n
         for row in stats_type.explode(data, n, match):
             key = (row.k1, row.k2, row.k3, row.k4)
