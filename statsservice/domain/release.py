@@ -10,6 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+#: a share is a ratio of float sums: one client's sum over the total can come out 1 + 2e-16 (the
+#: database sums the same values in another order); shares within this of the limit pass
+SHARE_TOLERANCE = 1e-9
+
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRules:
@@ -27,15 +31,20 @@ class ReleaseRules:
             dominance=float(config.get("FEDERATION_DOMINANCE", 0.85)),
         )
 
+    @property
+    def top_limit(self) -> float:
+        """The largest top share a released cell may have (the dominance share, float-tolerant)."""
+        return self.dominance + SHARE_TOLERANCE
+
     def allows(self, clients: int, analyses: float, top: float = 0.0) -> bool:
         """A cell with ``clients`` organisations, ``analyses`` weight and top share ``top``."""
-        return clients >= self.min_clients and analyses >= self.min_analyses and top <= self.dominance
+        return clients >= self.min_clients and analyses >= self.min_analyses and top <= self.top_limit
 
     def reason(self, clients: int, analyses: float, top: float = 0.0) -> str:
         """Why a cell is suppressed ("" when it is not): ``k`` or ``dominance``."""
         if clients < self.min_clients or analyses < self.min_analyses:
             return "k"
-        if top > self.dominance:
+        if top > self.top_limit:
             return "dominance"
         return ""
 

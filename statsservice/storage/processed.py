@@ -129,7 +129,7 @@ def _released(rules: ReleaseRules) -> list[ColumnElement]:
     return [
         case((d.local.is_(True), d.clients), else_=RELEASED) >= rules.min_clients,
         d.n >= rules.min_analyses,
-        case((d.local.is_(True), d.top), else_=0.0) <= rules.dominance,
+        case((d.local.is_(True), d.top), else_=0.0) <= rules.top_limit,
     ]
 
 
