@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Text, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
@@ -64,7 +63,7 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
         | {"date": r.date, "data": r.data, "n": r.n, "created_at": now, "updated_at": now}
         for r in latest.values()
     ]
-    statement = _insert_fn()(Stats)
+    statement = sums.dialect_insert()(Stats)
     statement = statement.on_conflict_do_update(
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
         set_={"data": statement.excluded.data, "n": statement.excluded.n, "updated_at": now},
@@ -85,10 +84,6 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
     return stored
 
 
-def _insert_fn() -> Any:
-    return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
     """The client's own labels (latest upload wins, for this client only)."""
     if not labels:
@@ -96,7 +91,7 @@ def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]
     rows = [
         {"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())
     ]
-    statement = _insert_fn()(ClientLabel)
+    statement = sums.dialect_insert()(ClientLabel)
     statement = statement.on_conflict_do_update(
         index_elements=[ClientLabel.client_id, ClientLabel.type, ClientLabel.key],
         set_={"labels": statement.excluded.labels},

@@ -34,7 +34,8 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _insert():
+def dialect_insert() -> Any:
+    """The INSERT construct with ``ON CONFLICT`` of the session's database (PostgreSQL or SQLite)."""
     return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -57,7 +58,7 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     if missing:
         rows = [{"type": t, "k1": k[0], "k2": k[1], "k3": k[2], "k4": k[3]} for t, k in missing]
         for part in chunks(rows, 200):
-            db.session.execute(_insert()(RollupKey).on_conflict_do_nothing(), list(part))
+            db.session.execute(dialect_insert()(RollupKey).on_conflict_do_nothing(), list(part))
         found = known()
     return found
 
