@@ -16,12 +16,13 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Select, and_, case, cast, func, select
+from sqlalchemy import Date, DateTime, Integer, Select, and_, case, cast, column, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from statsservice.domain.processors import Aggregate, Cell, Plan, check_period, get_processor
 from statsservice.domain.release import ReleaseRules, majority_label
 from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.stats_types.sql import EXPLODED, JsonSql
 from statsservice.domain.sums import selection_cells
 from statsservice.extensions import db
 from statsservice.storage.models import Client, ClientLabel, RollupDay, RollupKey, Stats
@@ -160,11 +161,34 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
 
 
 def _from_records(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
-    """Sums over the selected records themselves (some analyses): exploded as they stream in."""
-    query = apply_filter(select(Stats.date, Stats.data, Stats.n), f).execution_options(yield_per=500)
-    records = db.session.execute(query)
-    cells, weights = selection_cells(REGISTRY[f.type], records, period, plan.match)
-    return cells, (weights if plan.record_weights else {})
+    """Sums over the selected records themselves (some analyses): exploded in the database by the
+    type's ``explode_sql``, or as they stream in through its Python ``explode`` if it has none."""
+    stats_type = REGISTRY[f.type]
+    dialect = db.session.get_bind().dialect.name
+    exploded = stats_type.explode_sql(JsonSql(dialect), plan.match)
+    if exploded is None:
+        query = apply_filter(select(Stats.date, Stats.data, Stats.n), f).execution_options(yield_per=500)
+        cells, weights = selection_cells(stats_type, db.session.execute(query), period, plan.match)
+        return cells, (weights if plan.record_weights else {})
+    rec = apply_filter(select(Stats.id, Stats.date, Stats.data, Stats.n), f).cte("rec")
+    typed = [column(name, Date) if name == "date" else column(name) for name in EXPLODED]
+    named = f"WITH exploded({', '.join(EXPLODED)}) AS ({exploded}) SELECT * FROM exploded"
+    rows = text(named).columns(*typed).subquery("x")
+    x = rows.c
+    keys = [x.k1, x.k2, x.k3, x.k4]
+    sums = [func.sum(x.w), func.sum(x.w * x.m1), func.sum(x.w * x.m2), func.sum(x.w * x.m3)]
+    columns, group = _grouped(keys, sums, period, x.date)
+    query = select(*columns).select_from(rows).where(*_matching(plan, x)).group_by(*group).add_cte(rec)
+    if dialect == "postgresql":
+        # set-returning JSON functions are estimated at 100 rows each, so four nested ones look
+        # like billions of rows and trigger JIT compilation: 0.5 s for a 0.1 s query (measured)
+        db.session.execute(text("SET LOCAL jit = off"))
+    cells = _cells(query, period is not None)
+    weights: dict[date | None, float] = {}
+    if plan.record_weights:
+        columns, group = _grouped([], [func.sum(Stats.n)], period, Stats.date)
+        weights = _weights(apply_filter(select(*columns), f).group_by(*group), period)
+    return cells, weights
 
 
 def _weights(query: Select, period: str | None) -> dict[date | None, float]:

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from statsservice.domain.stats_types.fast import FastLoader, FastPathUnsupported
 from statsservice.domain.stats_types.fields import drop_none_weights
+from statsservice.domain.stats_types.sql import JsonSql
 
 if TYPE_CHECKING:
     from statsservice.domain.processors import Processor
@@ -117,6 +118,12 @@ class StatsType:
         ``match`` is a hint from a query that keeps only rows whose key parts take those values
         (``{"k3": ("",)}``): a type may skip building the others (callers filter anyway)."""
         raise NotImplementedError
+
+    def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str | None:
+        """``explode`` in SQL (``sql.py``): one SELECT over the CTE ``rec`` yielding the columns of
+        ``sql.EXPLODED``, the same rows ``explode`` gives; ``match`` is the same hint. None (the
+        default) answers selections with ``explode`` in Python: a new type needs only that."""
+        return None
 
     def labels(self, data: Any) -> Iterable[LabelEntry]:
         """Knowledge-base labels carried by a record (latest upload wins)."""

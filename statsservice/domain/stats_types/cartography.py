@@ -10,6 +10,7 @@ from statsservice.domain.processors import cartography
 from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
 from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
+from statsservice.domain.stats_types.sql import JsonSql
 
 COLUMNS = {"informational": "likelihood", "operational": "probability"}
 CELL_VALUE = Number(maximum=10**9)  # a count for a client record, a mean for an aggregate
@@ -57,6 +58,13 @@ class CartographyType(StatsType):
                 for impact, cells in rows.items():
                     for column, count in cells.items():
                         yield RollupRow(k1=state, k2=kind, k3=impact, k4=column, m1=count, n=n)
+
+    def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str:
+        return (
+            f"SELECT rec.date, s.key, k.key, i.key, c.key, rec.n, {j.scalar('c.value')}, 0, 0"
+            f" FROM rec, {j.entries('rec.data', 'risks')} AS s, {j.entries('s.value')} AS k,"
+            f" {j.entries('k.value')} AS i, {j.entries('i.value')} AS c"
+        )
 
     def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
         """Each released cell's mean count over every record; scales are not sent."""

@@ -18,6 +18,7 @@ from statsservice.domain.stats_types.fields import (
     Weight,
     labels_of,
 )
+from statsservice.domain.stats_types.sql import JsonSql
 
 VALUE = Number(required=True, maximum=10**6)
 CATEGORY_NAME_MAX = 200  # a category's label1 keys it: "<referential uuid>/<label1>" fits 255
@@ -118,6 +119,48 @@ class ComplianceType(StatsType):
         for ref in data:
             for name, code, current, target, weight in _cells(ref, n, controls):
                 yield RollupRow(k1=ref["referential"], k2=name, k3=code, m1=current, m2=target, n=weight)
+
+    def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str:
+        """``_cells`` in SQL: both sides' categories (then their controls) stacked with a side flag
+        and grouped by name; the weight is the current side's if it has the element, as in Python."""
+        sides = " UNION ALL ".join(
+            f"SELECT rec.id AS id, rec.date AS date, {j.text('r.value', 'referential')} AS k1,"
+            f" {j.weight('r.value', 'rec.n')} AS rw, {flag} AS side, c.value AS cat"
+            f" FROM rec, {j.elements('rec.data')} AS r, {j.elements('r.value', side)} AS c"
+            for flag, side in enumerate(("current", "target"))
+        )
+
+        def merged(prefix: str, fallback: str) -> str:
+            """Weight and both sides' values of a group of one element's rows (one per side)."""
+            return (
+                f"COALESCE(CASE WHEN MIN({prefix}side) = 0"
+                f" THEN MAX(CASE WHEN {prefix}side = 0 THEN {prefix}own END)"
+                f" ELSE MAX({prefix}own) END, MAX({fallback})) AS w,"
+                f" SUM(CASE WHEN {prefix}side = 0 THEN {prefix}v ELSE 0 END) AS m1,"
+                f" SUM(CASE WHEN {prefix}side = 1 THEN {prefix}v ELSE 0 END) AS m2"
+            )
+
+        own = f"NULLIF({j.number('cat', 'n')}, 0)"
+        query = (
+            f"WITH sides AS ({sides}),"
+            f" cats AS (SELECT id, date, k1, {j.text('cat', 'label1')} AS k2, side, rw, {own} AS own,"
+            f" {j.number('cat', 'value')} AS v, cat FROM sides),"
+            f" categories AS (SELECT id, MIN(date) AS date, k1, k2, {merged('', 'rw')}"
+            f" FROM cats GROUP BY id, k1, k2)"
+        )
+        categories = "SELECT date, k1, k2, '', '', w, m1, m2, 0 FROM categories"
+        if match and match.get("k3") == ("",):  # categories only: controls skipped
+            return f"{query} {categories}"
+        control = "t.value"
+        return (
+            f"{query}, controls AS (SELECT c.id AS id, c.k1 AS k1, c.k2 AS k2, c.side AS side,"
+            f" {j.text(control, 'code')} AS k3, NULLIF({j.number(control, 'n')}, 0) AS own,"
+            f" {j.number(control, 'value')} AS v"
+            f" FROM cats AS c, {j.elements('c.cat', 'controls')} AS t)"
+            f" {categories} UNION ALL SELECT g.date, g.k1, g.k2, x.k3, '', {merged('x.', 'g.w')}, 0"
+            f" FROM controls AS x JOIN categories AS g ON g.id = x.id AND g.k1 = x.k1 AND g.k2 = x.k2"
+            f" GROUP BY g.id, g.date, g.k1, g.k2, x.k3"
+        )
 
     def assemble(
         self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]

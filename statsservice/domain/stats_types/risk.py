@@ -10,6 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from statsservice.domain.processors import risks
 from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
 from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
+from statsservice.domain.stats_types.sql import JsonSql
 
 STATES = ("current", "residual")
 KINDS = ("informational", "operational")
@@ -84,6 +85,14 @@ class RiskType(StatsType):
             for kind, levels in kinds.items():
                 for entry in levels:
                     yield RollupRow(k1=state, k2=kind, k3=entry["level"], m1=entry["value"], n=n)
+
+    def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str:
+        return (
+            f"SELECT rec.date, s.key, k.key, {j.text('l.value', 'level')}, '', rec.n,"
+            f" {j.number('l.value', 'value')}, 0, 0"
+            f" FROM rec, {j.entries('rec.data', 'risks')} AS s, {j.entries('s.value')} AS k,"
+            f" {j.elements('k.value')} AS l"
+        )
 
     def assemble(self, cells: Sequence[KeySums], weight: float, labels: dict[str, dict[str, str]]) -> dict:
         """Each released level's mean over every record (totals are not rolled up: not sent)."""

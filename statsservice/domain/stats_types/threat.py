@@ -17,6 +17,7 @@ from statsservice.domain.stats_types.fields import (
     Weight,
     labels_of,
 )
+from statsservice.domain.stats_types.sql import JsonSql
 
 
 class ObjectItemSchema(Labelled):
@@ -56,6 +57,14 @@ class ThreatType(StatsType):
                 m3=item["averageRate"],
                 n=item.get("n") or n,
             )
+
+    def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str:
+        e = "e.value"
+        return (
+            f"SELECT rec.date, {j.text(e, 'uuid')}, '', '', '', {j.weight(e, 'rec.n')},"
+            f" {j.number(e, 'count')}, {j.number(e, 'maxRisk')}, {j.number(e, 'averageRate')}"
+            f" FROM rec, {j.elements('rec.data')} AS e"
+        )
 
     def labels(self, data: list[dict]) -> Iterable[LabelEntry]:
         for item in data:
