@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, delete, exists, func, insert, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.domain.stats_types import REGISTRY
@@ -101,10 +101,14 @@ def store(client_id: int, days: dict[DayKey, Sums]) -> None:
 
 
 def recompute(touched: set[tuple[date, int]]) -> None:
-    """Recompute the ``rollup_day`` rows of some (day, key) pairs from ``client_day``.
+    """Bring the ``rollup_day`` rows of some (day, key) pairs up to date from ``client_day``.
 
-    On PostgreSQL each day is locked first (advisory, in date order, held to commit) so two
-    uploads of one day take turns here and the second one sums what the first committed.
+    Rows are updated in place (``INSERT ... ON CONFLICT DO UPDATE``) and only those whose key no
+    client holds any more are deleted: on PostgreSQL an update of non-key columns is a HOT update
+    that later reads prune within its page (the table has free room per page, migration 0009),
+    where a delete and insert at every upload of a day left dead rows for the vacuum. On
+    PostgreSQL each day is locked first (advisory, in date order, held to commit) so two uploads
+    of one day take turns here and the second one sums what the first committed.
     """
     if not touched:
         return
@@ -113,12 +117,23 @@ def recompute(touched: set[tuple[date, int]]) -> None:
         by_day.setdefault(day, []).append(key_id)
     d, cd = RollupDay, ClientDay
     target = [d.date, d.local, d.key_id, d.entries, d.n, d.s1, d.s2, d.s3, d.clients, d.top]
+    changing = ("entries", "n", "s1", "s2", "s3", "clients", "top")
     lock_days(by_day)
     for day in sorted(by_day):
         for part in chunks(sorted(by_day[day])):
-            db.session.execute(delete(d).where(d.date == day, d.key_id.in_(part)))
             sums = key_sums([cd.date, Client.local], [cd.date == day, cd.key_id.in_(part)], by_id=True)
-            db.session.execute(insert(d).from_select(target, sums))
+            upsert = dialect_insert()(d).from_select(target, sums.where(true()))  # WHERE: SQLite's parser
+            upsert = upsert.on_conflict_do_update(
+                index_elements=[d.key_id, d.date, d.local],
+                set_={name: upsert.excluded[name] for name in changing},
+            )
+            db.session.execute(upsert)
+            held = (
+                select(cd.key_id)
+                .join(Client, Client.id == cd.client_id)
+                .where(cd.date == d.date, cd.key_id == d.key_id, Client.local == d.local)
+            )
+            db.session.execute(delete(d).where(d.date == day, d.key_id.in_(part), ~exists(held)))
 
 
 def lock_days(days: Iterable[date]) -> None:
