@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Boolean, Select, Text, cast, func, literal_column, select, text, tuple_
 
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import sums
 from statsservice.storage.models import ClientLabel, Stats, new_uuid
@@ -49,14 +50,24 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
 
     ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of ``STORE_SLICE`` records,
     under every database's bind-parameter limit): a replaced record keeps its uuid and creation
-    time; then the sums of every day of the batch are brought up to date at once. The caller commits (or rolls back): the whole batch is one transaction.
-    Within a batch the last record for a key wins.
+    time; then the sums of every day of the batch are brought up to date at once. The caller
+    commits (or rolls back): the whole batch is one transaction. Within a batch the last record
+    for a key wins.
+
+    Which records replaced one are told by the statement itself on PostgreSQL (``xmax`` is 0 only
+    on a row version the statement inserted); SQLite, which has one writer at a time, takes its
+    write lock first and then looks the keys up, so no upload commits one of them in between.
     """
     latest: dict[tuple[str, str, date], NewRecord] = {}
     for record in records:
         latest[(record.anr, record.type, record.date)] = record
     if not latest:
         return []
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    replaced: set[tuple[str, str, date]] = set()
+    if not postgres:
+        db.session.execute(text("UPDATE stats SET id = id WHERE 0"))  # takes SQLite's write lock
+        replaced = _stored_keys(client_id, list(latest))
     now = utcnow()
     rows = [
         {"uuid": r.uuid or new_uuid(), "client_id": client_id, "anr": r.anr, "type": r.type}
@@ -68,20 +79,55 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
         set_={"data": statement.excluded.data, "n": statement.excluded.n, "updated_at": now},
     ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date)
-    stored = [
-        StoredRecord(*row)
-        for part in sums.chunks(rows, STORE_SLICE)
-        for row in db.session.execute(statement, list(part))
-    ]
-    by_key = {(s.anr, s.type, s.date): s.id for s in stored}
-    fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
-    sums.resync(client_id, {(r.type, r.date) for r in latest.values()}, fresh)
+    if postgres:
+        statement = statement.returning(literal_column("xmax <> 0", Boolean))
+    stored: list[StoredRecord] = []
+    for part in sums.chunks(rows, STORE_SLICE):
+        for row in db.session.execute(statement, list(part)):
+            stored.append(StoredRecord(*row[:5]))
+            if postgres and row[5]:
+                replaced.add((row.anr, row.type, row.date))
+    _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
     labels: dict[tuple[str, str], dict[str, str]] = {}
     for r in latest.values():
         for entry in REGISTRY[r.type].labels(r.data):
             labels[(r.type, entry.key)] = entry.labels
     _upsert_labels(client_id, labels)
     return stored
+
+
+def _stored_keys(client_id: int, keys: list[tuple[str, str, date]]) -> set[tuple[str, str, date]]:
+    """Which of the (anr, type, date) keys the client already holds (the upload replaces them)."""
+    found: set[tuple[str, str, date]] = set()
+    key = tuple_(Stats.anr, Stats.type, Stats.date)
+    for part in sums.chunks(keys, 300):
+        query = select(Stats.anr, Stats.type, Stats.date).where(
+            Stats.client_id == client_id, key.in_(list(part))
+        )
+        found.update((anr, t, day) for anr, t, day in db.session.execute(query))
+    return found
+
+
+def _keep_sums(
+    client_id: int,
+    latest: dict[tuple[str, str, date], NewRecord],
+    stored: list[StoredRecord],
+    replaced: set[tuple[str, date]],
+) -> None:
+    """Bring the client's sums up to date after an upload: (type, day) pairs where a record was
+    replaced are recomputed from the records (``sums.resync``: a replaced record's old
+    contribution is gone with it); elsewhere the new records' sums are added (``sums.add``).
+    The days are locked first, so a concurrent upload of the same client's day never sums records
+    this one has not committed yet."""
+    sums.lock_days({day for _anr, _t, day in latest})
+    by_key = {(s.anr, s.type, s.date): s.id for s in stored}
+    fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
+    sums.resync(client_id, replaced, [row for row in fresh if (row[1], row[2]) in replaced])
+    added: dict[tuple[str, date], list[tuple[Any, float]]] = {}
+    for _id, t, day, data, n in fresh:
+        if (t, day) not in replaced:
+            added.setdefault((t, day), []).append((data, n))
+    sums.add(client_id, {(t, day): record_sums(REGISTRY[t], found) for (t, day), found in added.items()})
 
 
 def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:

@@ -63,14 +63,32 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     return found
 
 
+def _client_day_rows(
+    client_id: int, days: dict[DayKey, Sums]
+) -> tuple[list[dict[str, Any]], set[tuple[date, int]]]:
+    """``client_day`` rows of one client's sums (days with no record left give none), sorted so
+    concurrent writers lock them in one order, and the (day, key) pairs they touch."""
+    ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
+    rows = []
+    for (t, day), sums in days.items():
+        if sums.get(RECORDS, [0])[0] == 0:
+            continue  # no record left
+        for key, (entries, n, s1, s2, s3) in sums.items():
+            rows.append(
+                {"client_id": client_id, "date": day, "key_id": ids[(t, key)], "entries": entries}
+                | {"n": n, "s1": s1, "s2": s2, "s3": s3}
+            )
+    rows.sort(key=lambda row: (row["date"], row["key_id"]))
+    return rows, {(row["date"], row["key_id"]) for row in rows}
+
+
 def store(client_id: int, days: dict[DayKey, Sums]) -> None:
     """Replace the ``client_day`` rows of one client for the (type, day) pairs given by their new
     sums (empty sums: the client has no record left that day), then recompute ``rollup_day`` for
     every key whose sums changed."""
     if not days:
         return
-    ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
-    touched: set[tuple[date, int]] = set()
+    rows, touched = _client_day_rows(client_id, days)
     by_type: dict[str, list[date]] = {}
     for t, day in days:
         by_type.setdefault(t, []).append(day)
@@ -84,19 +102,27 @@ def store(client_id: int, days: dict[DayKey, Sums]) -> None:
                 .returning(cd.date, cd.key_id)
             )
             touched.update((d, k) for d, k in gone)
-    rows = []
-    for (t, day), sums in days.items():
-        if sums.get(RECORDS, [0])[0] == 0:
-            continue  # no record left
-        for key, (entries, n, s1, s2, s3) in sums.items():
-            key_id = ids[(t, key)]
-            touched.add((day, key_id))
-            rows.append(
-                {"client_id": client_id, "date": day, "key_id": key_id, "entries": entries}
-                | {"n": n, "s1": s1, "s2": s2, "s3": s3}
-            )
     if rows:
         db.session.execute(insert(cd), rows)
+    recompute(touched)
+
+
+def add(client_id: int, days: dict[DayKey, Sums]) -> None:
+    """Add the sums of records new to their days (none replaced) to the client's ``client_day``
+    rows, then recompute ``rollup_day`` for those keys: the client's other records of those days
+    are neither read back nor exploded again."""
+    rows, touched = _client_day_rows(client_id, days)
+    if not rows:
+        return
+    statement = dialect_insert()(ClientDay)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
+        set_={
+            name: getattr(ClientDay, name) + statement.excluded[name]
+            for name in ("entries", "n", "s1", "s2", "s3")
+        },
+    )
+    db.session.execute(statement, rows)
     recompute(touched)
 
 

@@ -1,0 +1,82 @@
+"""Uploads of the same days at once, through a live hub with several workers, keep the per-day sums
+exact: new analyses of one client add to its day while another request of the same client
+replaces some of that day's records (a cron retry), and another client writes the same days.
+
+An upload adds its new records' sums to the client's day and recomputes a day where it replaced a
+record; both must see every record committed before them and none that is not (``storage.stats``).
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+
+from statsservice.demo.payloads import Generator
+from tests import frozen_clock
+from tests.api_support import assert_sums_consistent
+from tests.live import LiveHub
+
+END = frozen_clock.today() - timedelta(days=1)
+DAYS = 3
+
+
+class BusyHub(LiveHub):
+    """Four workers: four requests in flight at once."""
+
+    def command(self) -> list[str]:
+        command = super().command()
+        command[command.index("--workers") + 1] = "4"
+        return command
+
+
+def records(gen: Generator, anrs: range) -> list[dict]:
+    return [rec for i in anrs for d in range(DAYS) for rec in gen.day_batch(i, END - timedelta(days=d))]
+
+
+def changed(batch: list[dict]) -> list[dict]:
+    """The same keys with other values: the retry of a cron run whose analyses moved meanwhile."""
+    out = copy.deepcopy(batch)
+    for record in out:
+        if record["type"] in ("threat", "vulnerability"):
+            for item in record["data"]:
+                item["count"] = int(item["count"]) + 7
+    return out
+
+
+def test_concurrent_uploads_of_the_same_days_keep_exact_sums(app, database_url, tmp_path):
+    hub = BusyHub(tmp_path / "hub", database_url=database_url).start()
+    try:
+        gen = Generator(seed=41, anrs=16)
+        _, first = hub.create_client("first")
+        _, second = hub.create_client("second")
+        base = records(gen, range(0, 4))
+        response = requests.post(
+            f"{hub.url}/api/v1/stats/", json=base, headers={"X-API-KEY": first}, timeout=300
+        )
+        assert response.status_code == 201, response.text
+        uploads = [
+            (first, records(gen, range(4, 8))),  # new analyses of the same days
+            (first, changed(base)),  # replaces every record of the first upload
+            (first, records(gen, range(8, 12))),
+            (first, changed(base)),  # the same retry twice at once
+            (second, records(gen, range(12, 16))),  # another organisation, same days
+            (second, records(gen, range(12, 16))),
+        ]
+
+        def post(upload: tuple[str, list[dict]]) -> int:
+            token, body = upload
+            response = requests.post(
+                f"{hub.url}/api/v1/stats/", json=body, headers={"X-API-KEY": token}, timeout=300
+            )
+            return response.status_code
+
+        with ThreadPoolExecutor(len(uploads)) as pool:
+            statuses = list(pool.map(post, uploads))
+        assert statuses == [201] * len(uploads)
+    finally:
+        hub.stop()
+    rows = assert_sums_consistent()
+    assert rows > 0
