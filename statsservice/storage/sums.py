@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, select, true, tuple_
+from sqlalchemy import ColumnElement, delete, func, insert, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.domain.stats_types import REGISTRY
@@ -123,18 +123,19 @@ def add(client_id: int, days: dict[DayKey, Sums]) -> None:
         },
     )
     db.session.execute(statement, rows)
-    recompute(touched)
+    recompute(touched, prune=False)  # sums only grew: no key can have vanished
 
 
-def recompute(touched: set[tuple[date, int]]) -> None:
+def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
     """Bring the ``rollup_day`` rows of some (day, key) pairs up to date from ``client_day``.
 
-    Rows are updated in place (``INSERT ... ON CONFLICT DO UPDATE``) and only those whose key no
-    client holds any more are deleted: on PostgreSQL an update of non-key columns is a HOT update
-    that later reads prune within its page (the table has free room per page, migration 0009),
-    where a delete and insert at every upload of a day left dead rows for the vacuum. On
-    PostgreSQL each day is locked first (advisory, in date order, held to commit) so two uploads
-    of one day take turns here and the second one sums what the first committed.
+    Rows are updated in place (``INSERT ... ON CONFLICT DO UPDATE``); with ``prune`` (some
+    ``client_day`` rows were deleted) those whose key no client holds any more are deleted too.
+    On PostgreSQL an update of non-key columns is a HOT update that later reads prune within its
+    page (the table has free room per page, migration 0009), where a delete and insert at every
+    upload of a day left dead rows for the vacuum. On PostgreSQL each day is locked first
+    (advisory, in date order, held to commit) so two uploads of one day take turns here and the
+    second one sums what the first committed.
     """
     if not touched:
         return
@@ -153,13 +154,13 @@ def recompute(touched: set[tuple[date, int]]) -> None:
                 index_elements=[d.key_id, d.date, d.local],
                 set_={name: upsert.excluded[name] for name in changing},
             )
-            db.session.execute(upsert)
-            held = (
-                select(cd.key_id)
-                .join(Client, Client.id == cd.client_id)
-                .where(cd.date == d.date, cd.key_id == d.key_id, Client.local == d.local)
-            )
-            db.session.execute(delete(d).where(d.date == day, d.key_id.in_(part), ~exists(held)))
+            if not prune:
+                db.session.execute(upsert)
+                continue
+            kept = set(db.session.execute(upsert.returning(d.key_id, d.local)).all())
+            held = db.session.execute(select(d.key_id, d.local).where(d.date == day, d.key_id.in_(part)))
+            for key_id, local in set(held.all()) - kept:
+                db.session.execute(delete(d).where(d.date == day, d.key_id == key_id, d.local.is_(local)))
 
 
 def lock_days(days: Iterable[date]) -> None:
