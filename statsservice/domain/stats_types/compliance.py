@@ -122,12 +122,19 @@ class ComplianceType(StatsType):
 
     def explode_sql(self, j: JsonSql, match: Mapping[str, tuple[str, ...]] | None = None) -> str:
         """``_cells`` in SQL: both sides' categories (then their controls) stacked with a side flag
-        and grouped by name; the weight is the current side's if it has the element, as in Python."""
-        sides = " UNION ALL ".join(
+        and grouped by name; the weight is the current side's if it has the element, as in Python.
+        Each element's scalars are taken out first (``sides`` is materialized), so the grouping
+        sorts narrow rows, not the categories' JSON."""
+        controls = not match or match.get("k3") != ("",)  # categories only: controls skipped
+        cat = "c.value"
+        sides = (
             f"SELECT rec.id AS id, rec.date AS date, {j.text('r.value', 'referential')} AS k1,"
-            f" {j.weight('r.value', 'rec.n')} AS rw, {flag} AS side, c.value AS cat"
-            f" FROM rec, {j.elements('rec.data')} AS r, {j.elements('r.value', side)} AS c"
-            for flag, side in enumerate(("current", "target"))
+            f" {j.weight('r.value', 'rec.n')} AS rw, sd.side AS side, {j.text(cat, 'label1')} AS k2,"
+            f" NULLIF({j.number(cat, 'n')}, 0) AS own, {j.number(cat, 'value')} AS v"
+            + (f", {j.member(cat, 'controls')} AS controls" if controls else "")
+            + f" FROM rec, {j.elements('rec.data')} AS r,"
+            f" (SELECT 0 AS side, 'current' AS name UNION ALL SELECT 1, 'target') AS sd,"
+            f" {j.elements_at('r.value', 'sd.name')} AS c"
         )
 
         def merged(prefix: str, fallback: str) -> str:
@@ -140,23 +147,20 @@ class ComplianceType(StatsType):
                 f" SUM(CASE WHEN {prefix}side = 1 THEN {prefix}v ELSE 0 END) AS m2"
             )
 
-        own = f"NULLIF({j.number('cat', 'n')}, 0)"
         query = (
-            f"WITH sides AS ({sides}),"
-            f" cats AS (SELECT id, date, k1, {j.text('cat', 'label1')} AS k2, side, rw, {own} AS own,"
-            f" {j.number('cat', 'value')} AS v, cat FROM sides),"
+            f"WITH sides AS {j.materialized}({sides}),"
             f" categories AS (SELECT id, MIN(date) AS date, k1, k2, {merged('', 'rw')}"
-            f" FROM cats GROUP BY id, k1, k2)"
+            f" FROM sides GROUP BY id, k1, k2)"
         )
         categories = "SELECT date, k1, k2, '', '', w, m1, m2, 0 FROM categories"
-        if match and match.get("k3") == ("",):  # categories only: controls skipped
+        if not controls:
             return f"{query} {categories}"
         control = "t.value"
         return (
-            f"{query}, controls AS (SELECT c.id AS id, c.k1 AS k1, c.k2 AS k2, c.side AS side,"
+            f"{query}, controls AS (SELECT s.id AS id, s.k1 AS k1, s.k2 AS k2, s.side AS side,"
             f" {j.text(control, 'code')} AS k3, NULLIF({j.number(control, 'n')}, 0) AS own,"
             f" {j.number(control, 'value')} AS v"
-            f" FROM cats AS c, {j.elements('c.cat', 'controls')} AS t)"
+            f" FROM sides AS s, {j.elements('s.controls')} AS t)"
             f" {categories} UNION ALL SELECT g.date, g.k1, g.k2, x.k3, '', {merged('x.', 'g.w')}, 0"
             f" FROM controls AS x JOIN categories AS g ON g.id = x.id AND g.k1 = x.k1 AND g.k2 = x.k2"
             f" GROUP BY g.id, g.date, g.k1, g.k2, x.k3"

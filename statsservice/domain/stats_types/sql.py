@@ -38,11 +38,30 @@ class JsonSql:
             return f"jsonb_array_elements({doc}->'{path}')" if path else f"jsonb_array_elements({doc})"
         return f"json_each({doc}, '$.{path}')" if path else f"json_each({doc})"
 
+    def elements_at(self, doc: str, name: str) -> str:
+        """The items of ``doc``'s member whose name is the SQL text expression ``name`` (a column of
+        the query): one pass over a document visits several of its arrays."""
+        if self.postgres:
+            return f"jsonb_array_elements({doc}->{name})"
+        return f"json_each({doc}, '$.' || {name})"
+
     def entries(self, doc: str, path: str | None = None) -> str:
         """The (key, value) entries of the object ``doc`` (or of its member ``path``)."""
         if self.postgres:
             return f"jsonb_each({doc}->'{path}')" if path else f"jsonb_each({doc})"
         return f"json_each({doc}, '$.{path}')" if path else f"json_each({doc})"
+
+    @property
+    def materialized(self) -> str:
+        """The CTE keyword that makes PostgreSQL compute a CTE once, as written (SQLite's planner
+        needs no such hint)."""
+        return "MATERIALIZED " if self.postgres else ""
+
+    def member(self, doc: str, name: str) -> str:
+        """Member ``name`` of ``doc`` as a JSON document (NULL when absent)."""
+        if self.postgres:
+            return f"({doc}->'{name}')"
+        return f"json_extract({doc}, '$.{name}')"
 
     def text(self, doc: str, name: str) -> str:
         """Member ``name`` of ``doc`` as text."""
