@@ -181,8 +181,8 @@ def _from_records(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
     query = select(*columns).select_from(rows).where(*_matching(plan, x)).group_by(*group).add_cte(rec)
     if dialect == "postgresql":
         # set-returning JSON functions are estimated at 100 rows each, so four nested ones look
-        # like billions of rows and trigger JIT compilation (0.5 s for a 0.1 s query), and the
-        # planner caches their calls keyed on whole JSON documents (Memoize): both measured
+        # like billions of rows: JIT compilation (0.5 s for a 0.1 s query), Memoize keyed on whole
+        # JSON documents and parallel plans sorting them on disk followed (all three measured)
         for setting in ("jit = off", "enable_memoize = off", "max_parallel_workers_per_gather = 0"):
             db.session.execute(text(f"SET LOCAL {setting}"))
     cells = _cells(query, period is not None)

@@ -43,6 +43,8 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     """Dictionary ids of ``(type, key)`` pairs, adding the new ones (concurrent writers may add the
     same key: the second waits for the first and reads its id)."""
     wanted = set(wanted)
+    if not wanted:
+        return {}
     types = sorted({t for t, _ in wanted})
 
     def known() -> dict[tuple[str, Key], int]:
