@@ -4,38 +4,39 @@ of its count, maximum risk and average rate per period, and over the whole selec
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any
 
 from statsservice.domain.processors.base import Aggregate, Cell, Processor, iso
 
 FIELDS = ("count", "maxRisk", "averageRate")  # rollup m1, m2, m3
 EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
+_bucket = itemgetter(0)  # Cell.bucket
 
 
 def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
+    # a whole-hub year is tens of thousands of cells: one pass, dates formatted once per bucket
     by_object: dict[str, list[Cell]] = defaultdict(list)
     for cell in result.cells:
         by_object[cell.key[0]].append(cell)
+    dates: dict[Any, str] = {}
+    count_name, max_name, rate_name = FIELDS
     out = []
     for uuid in sorted(by_object):
+        cells = sorted(by_object[uuid], key=_bucket)
         values = []
         weight = total_count = total_max = total_rate = 0.0
-        for day, _key, n, (count, max_risk, rate) in sorted(by_object[uuid], key=lambda c: c.bucket):
+        for day, _key, n, (count, max_risk, rate) in cells:
+            name = dates.get(day)
+            if name is None:
+                name = dates[day] = iso(day)
             values.append(
-                {
-                    "date": iso(day),
-                    FIELDS[0]: count / n,
-                    FIELDS[1]: max_risk / n,
-                    FIELDS[2]: rate / n,
-                    "n": n,
-                }
+                {"date": name, count_name: count / n, max_name: max_risk / n, rate_name: rate / n, "n": n}
             )
-            weight, total_count, total_max, total_rate = (
-                weight + n,
-                total_count + count,
-                total_max + max_risk,
-                total_rate + rate,
-            )
+            weight += n
+            total_count += count
+            total_max += max_risk
+            total_rate += rate
         averages = (total_count / weight, total_max / weight, total_rate / weight)
         out.append(
             {
