@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import marshmallow as ma
@@ -180,7 +181,9 @@ class Flag(ma.fields.Boolean):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+@lru_cache(maxsize=4096)
 def iso(day: date | None) -> str:
+    """A bucket's date as the answers spell it, cached: a year of cells shares 365 dates."""
     return day.isoformat() if day else ""
 
 

@@ -15,11 +15,10 @@ _bucket = itemgetter(0)  # Cell.bucket
 
 
 def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
-    # a whole-hub year is tens of thousands of cells: one pass, dates formatted once per bucket
+    # a whole-hub year is tens of thousands of cells: one pass over them
     by_object: dict[str, list[Cell]] = defaultdict(list)
     for cell in result.cells:
         by_object[cell.key[0]].append(cell)
-    dates: dict[Any, str] = {}
     count_name, max_name, rate_name = FIELDS
     out = []
     for uuid in sorted(by_object):
@@ -27,11 +26,8 @@ def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
         values = []
         weight = total_count = total_max = total_rate = 0.0
         for day, _key, n, (count, max_risk, rate) in cells:
-            name = dates.get(day)
-            if name is None:
-                name = dates[day] = iso(day)
             values.append(
-                {"date": name, count_name: count / n, max_name: max_risk / n, rate_name: rate / n, "n": n}
+                {"date": iso(day), count_name: count / n, max_name: max_risk / n, rate_name: rate / n, "n": n}
             )
             weight += n
             total_count += count
