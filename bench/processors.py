@@ -45,6 +45,7 @@ import requests
 from bench.harness import BenchCluster, BenchHub, PeakRss, ensure_postgresql, machine, percentile
 from statsservice import clock
 from statsservice.demo.payloads import Generator
+from statsservice.storage.partitions import is_partition
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONCURRENT_CLIENTS = 8
@@ -303,12 +304,22 @@ class Run:
             out = {"database_mib": conn.scalar(text("SELECT pg_database_size(current_database())")) / 2**20}
             # the records' JSON as PostgreSQL stores it (compressed, out of line when large)
             out["stats_json_mib"] = conn.scalar(text("SELECT sum(pg_column_size(data)) FROM stats")) / 2**20
-            tables = conn.scalars(text("SELECT relname FROM pg_stat_user_tables ORDER BY relname")).all()
+            tables = conn.scalars(
+                text(
+                    "SELECT relname FROM pg_class WHERE relkind = 'r' "
+                    "AND relnamespace = 'public'::regnamespace ORDER BY relname"
+                )
+            ).all()
             out["tables"] = {}
             for name in tables:
                 size = conn.scalar(text("SELECT pg_total_relation_size(:t)"), {"t": name})
                 rows = conn.scalar(text(f'SELECT count(*) FROM "{name}"'))
-                out["tables"][name] = {"mib": size / 2**20, "rows": rows}
+                # the month partitions of stats are reported together, as the one table they make
+                table = out["tables"].setdefault(
+                    "stats" if is_partition(name) else name, {"mib": 0, "rows": 0}
+                )
+                table["mib"] += size / 2**20
+                table["rows"] += rows
             scans = text(
                 "SELECT relname || '.' || indexrelname, idx_scan FROM pg_stat_user_indexes ORDER BY 1"
             )

@@ -14,6 +14,7 @@ from statsservice.demo.payloads import Generator
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
+from statsservice.storage import partitions, retention
 from statsservice.storage.models import ClientDay, ClientLabel, FederationDelivery, Stats
 from statsservice.storage.stats import NewRecord, upsert_records
 from tests import frozen_clock
@@ -51,6 +52,33 @@ def dates_left() -> set[date]:
 
 def sums_of(days: list[date]) -> int:
     return db.session.scalar(select(func.count()).select_from(ClientDay).where(ClientDay.date.in_(days)))
+
+
+def test_purge_drops_whole_months_and_a_late_record_brings_its_month_back(app, cli):
+    """On PostgreSQL a month wholly before the cutoff goes as a whole partition and the cutoff's
+    own month row by row; a record of a dropped month uploaded afterwards is stored (its partition
+    is created again). SQLite keeps one table: the same records go, the same stay."""
+    postgres = db.engine.dialect.name == "postgresql"
+    cutoff = date(2026, 9, 15)
+    kept = [cutoff, date(2026, 11, 2)]
+    purged = [date(2026, 7, 31), date(2026, 8, 1), cutoff - timedelta(days=1)]
+    store("Partitioned FO", kept + purged)
+    # other tests' months may be there too: only those of this test's days are asserted
+    stored = {date(2026, m, 1) for m in (7, 8, 9, 11)}
+    assert (stored <= set(partitions.existing())) == postgres
+    removed = retention.purge_before(cutoff)
+    db.session.commit()
+    assert removed == 2 * len(purged)
+    db.session.expire_all()
+    assert dates_left() == set(kept)
+    left = set(partitions.existing())
+    assert all(month >= date(2026, 9, 1) for month in left)
+    assert ({date(2026, 9, 1), date(2026, 11, 1)} <= left) == postgres
+    assert assert_sums_consistent() == sums_of(kept)
+    store("Partitioned FO", [date(2026, 8, 20)])
+    assert dates_left() == {*kept, date(2026, 8, 20)}
+    assert (date(2026, 8, 1) in partitions.existing()) == postgres
+    assert assert_sums_consistent() == sums_of([*kept, date(2026, 8, 20)])
 
 
 @pytest.mark.parametrize("months", [1, 3, 12, 36])

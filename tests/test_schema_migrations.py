@@ -5,11 +5,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from statsservice.extensions import db
+from statsservice.storage.partitions import include_name
 
 
 def test_migrations_match_models(app):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_name}
+        context = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"
 

@@ -73,15 +73,18 @@ class Stats(db.Model):
     """
 
     __tablename__ = "stats"
+    # on PostgreSQL the table is partitioned by month (``storage.partitions``, migration 0011): its
+    # unique keys hold ``date``, the partition key, and its primary key is (id, date)
     __table_args__ = (
         UniqueConstraint("client_id", "anr", "type", "date", name="uq_stats_client_anr_type_date"),
+        UniqueConstraint("uuid", "date", name="uq_stats_uuid_date"),
         Index("ix_stats_type_date", "type", "date"),
         Index("ix_stats_client_type_date", "client_id", "type", "date"),
         Index("ix_stats_anr", "anr"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     anr: Mapped[str] = mapped_column(String(36))
     type: Mapped[str] = mapped_column(String(32))
@@ -90,6 +93,8 @@ class Stats(db.Model):
     n: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: times an upload replaced the record: the upsert tells a replacement by it (0: just inserted)
+    replacements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     client: Mapped[Client] = relationship(back_populates="stats")
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, Select, Text, cast, func, literal_column, select, text, tuple_
+from sqlalchemy import Select, Text, cast, func, select
 
 from statsservice.clock import utcnow
 from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
-from statsservice.storage import sums
+from statsservice.storage import partitions, sums
 from statsservice.storage.models import ClientLabel, Stats, new_uuid
 
 
@@ -54,38 +54,40 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
     commits (or rolls back): the whole batch is one transaction. Within a batch the last record
     for a key wins.
 
-    Which records replaced one are told by the statement itself on PostgreSQL (``xmax`` is 0 only
-    on a row version the statement inserted); SQLite, which has one writer at a time, takes its
-    write lock first and then looks the keys up, so no upload commits one of them in between.
+    Which records replaced one are told by the statement itself: the update counts the record's
+    ``replacements``, so a returned count of 0 is a row the statement inserted — exact under
+    concurrent uploads (PostgreSQL's ``ON CONFLICT`` updates the row another transaction
+    committed) and the same on both databases.
     """
     latest: dict[tuple[str, str, date], NewRecord] = {}
     for record in records:
         latest[(record.anr, record.type, record.date)] = record
     if not latest:
         return []
-    postgres = db.session.get_bind().dialect.name == "postgresql"
+    partitions.ensure(day for _anr, _type, day in latest)
     replaced: set[tuple[str, str, date]] = set()
-    if not postgres:
-        db.session.execute(text("UPDATE stats SET id = id WHERE 0"))  # takes SQLite's write lock
-        replaced = _stored_keys(client_id, list(latest))
     now = utcnow()
     rows = [
         {"uuid": r.uuid or new_uuid(), "client_id": client_id, "anr": r.anr, "type": r.type}
         | {"date": r.date, "data": r.data, "n": r.n, "created_at": now, "updated_at": now}
+        | {"replacements": 0}
         for r in latest.values()
     ]
     statement = sums.dialect_insert()(Stats)
     statement = statement.on_conflict_do_update(
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
-        set_={"data": statement.excluded.data, "n": statement.excluded.n, "updated_at": now},
-    ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date)
-    if postgres:
-        statement = statement.returning(literal_column("xmax <> 0", Boolean))
+        set_={
+            "data": statement.excluded.data,
+            "n": statement.excluded.n,
+            "updated_at": now,
+            "replacements": Stats.replacements + 1,
+        },
+    ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date, Stats.replacements)
     stored: list[StoredRecord] = []
     for part in sums.chunks(rows, STORE_SLICE):
         for row in db.session.execute(statement, list(part)):
             stored.append(StoredRecord(*row[:5]))
-            if postgres and row[5]:
+            if row.replacements:
                 replaced.add((row.anr, row.type, row.date))
     _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
     labels: dict[tuple[str, str], dict[str, str]] = {}
@@ -94,18 +96,6 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             labels[(r.type, entry.key)] = entry.labels
     _upsert_labels(client_id, labels)
     return stored
-
-
-def _stored_keys(client_id: int, keys: list[tuple[str, str, date]]) -> set[tuple[str, str, date]]:
-    """Which of the (anr, type, date) keys the client already holds (the upload replaces them)."""
-    found: set[tuple[str, str, date]] = set()
-    key = tuple_(Stats.anr, Stats.type, Stats.date)
-    for part in sums.chunks(keys, 300):
-        query = select(Stats.anr, Stats.type, Stats.date).where(
-            Stats.client_id == client_id, key.in_(list(part))
-        )
-        found.update((anr, t, day) for anr, t, day in db.session.execute(query))
-    return found
 
 
 def _keep_sums(
