@@ -15,6 +15,7 @@ from statsservice.domain.processors.base import (
     Flag,
     Plan,
     Processor,
+    by_bucket,
     iso,
     natural_key,
 )
@@ -44,11 +45,7 @@ def _values(cells: list[Cell], series: bool) -> dict[str, Any]:
 
     if not series:
         return means(cells[0])
-    return {
-        "values": [
-            {"date": iso(c.bucket), **means(c), "n": c.n} for c in sorted(cells, key=lambda c: c.bucket)
-        ]
-    }
+    return {"values": [{"date": iso(c.bucket), **means(c), "n": c.n} for c in sorted(cells, key=by_bucket)]}
 
 
 def _shaper(category_key: Callable[[str, str], str], series: bool) -> Callable[[Aggregate, dict], list]:

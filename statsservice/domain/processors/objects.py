@@ -4,14 +4,12 @@ of its count, maximum risk and average rate per period, and over the whole selec
 from __future__ import annotations
 
 from collections import defaultdict
-from operator import itemgetter
 from typing import Any
 
-from statsservice.domain.processors.base import Aggregate, Cell, Processor, iso
+from statsservice.domain.processors.base import Aggregate, Cell, Processor, by_bucket, iso
 
 FIELDS = ("count", "maxRisk", "averageRate")  # rollup m1, m2, m3
 EMPTY_LABELS = {"label1": "", "label2": "", "label3": "", "label4": ""}
-_bucket = itemgetter(0)  # Cell.bucket
 
 
 def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,7 +20,7 @@ def _shape(result: Aggregate, options: dict[str, Any]) -> list[dict[str, Any]]:
     count_name, max_name, rate_name = FIELDS
     out = []
     for uuid in sorted(by_object):
-        cells = sorted(by_object[uuid], key=_bucket)
+        cells = sorted(by_object[uuid], key=by_bucket)
         values = []
         weight = total_count = total_max = total_rate = 0.0
         for day, _key, n, (count, max_risk, rate) in cells:
