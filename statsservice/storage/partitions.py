@@ -18,10 +18,12 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from statsservice.extensions import db
+from statsservice.storage.models import Stats
 
 PARENT = "stats"
 #: a partition's name: stats_y2026m11 holds November 2026
@@ -80,12 +82,13 @@ def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def ensure(days: Iterable[date]) -> None:
-    """Make sure the partitions of the months of ``days`` exist before records of them are stored."""
-    if not _postgres():
+def ensure(days: Iterable[date], session: Session | None = None) -> None:
+    """Make sure the partitions of the months of ``days`` exist before records of them are stored
+    (through ``session``, the app's by default)."""
+    session = session or db.session()
+    if session.get_bind().dialect.name != "postgresql":
         return
     months = sorted({day.replace(day=1) for day in days})
-    session = db.session
     missing = session.scalars(_MISSING, {"names": [name_of(m) for m in months], "parent": PARENT}).all()
     if not missing:
         return
@@ -99,6 +102,15 @@ def ensure(days: Iterable[date]) -> None:
         except OperationalError:  # a lock of the caller's the check did not foresee
             pass
     _create(session.connection(), wanted)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context: object, _instances: object) -> None:
+    """Records added through the ORM (scripts, tests) find their month's partition too; uploads
+    store with one INSERT statement and call ``ensure`` themselves."""
+    days = {obj.date for obj in session.new if isinstance(obj, Stats)}
+    if days:
+        ensure(days, session)
 
 
 def _create(conn: Connection, months: list[date]) -> None:
