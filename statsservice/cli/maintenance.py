@@ -16,7 +16,7 @@ from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import clients as registry
-from statsservice.storage import retention
+from statsservice.storage import partitions, retention
 from statsservice.storage.clients import ClientError
 from statsservice.text import plural
 
@@ -53,6 +53,7 @@ def stats_purge(nb_month: int | None, dry_run: bool) -> None:
     try:
         removed = retention.purge_before(cutoff)
         db.session.commit()
+        partitions.ensure(partitions.this_and_next_month(clock.today()))
     except SQLAlchemyError as exc:
         db.session.rollback()
         record_job("purge", False)

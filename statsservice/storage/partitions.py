@@ -70,6 +70,13 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def this_and_next_month(day: date) -> list[date]:
+    """The months whose partitions the nightly purge makes ahead, so the first upload of a month
+    finds its partition and takes no table lock."""
+    first = day.replace(day=1)
+    return [first, _next_month(first)]
+
+
 def create_sql(month: date, parent: str = PARENT) -> str:
     first = month.replace(day=1)
     return (
@@ -142,4 +149,13 @@ def drop_before(cutoff: date) -> int:
     return removed
 
 
-__all__ = ["create_sql", "drop_before", "ensure", "existing", "include_name", "is_partition", "name_of"]
+__all__ = [
+    "create_sql",
+    "drop_before",
+    "ensure",
+    "existing",
+    "include_name",
+    "is_partition",
+    "name_of",
+    "this_and_next_month",
+]

@@ -36,6 +36,7 @@ from statsservice.domain.dates import months_before
 from statsservice.errors import BODY, ApiError, flatten
 from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
+from statsservice.storage import partitions
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, stream_records, upsert_records
 from statsservice.text import plural
@@ -131,6 +132,9 @@ class StatsCollection(MethodView):
             )
 
         records, errors = _validate(body, hub_client=not client.local)
+        # a new month's partition is made before anything here reads stats: in a transaction of its
+        # own, so two uploads of a new month never wait on each other's read locks
+        partitions.ensure(record.date for record in records.values())
         _refuse_taken_uuids(client.id, records, errors)
         if not client.local:
             _refuse_rewrites(client.id, records, errors)
