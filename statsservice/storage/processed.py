@@ -11,7 +11,8 @@ Nothing here writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -154,8 +155,6 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
         for name, column in (("n", d.n), ("s1", d.s1), ("s2", d.s2), ("s3", d.s3))
     ]
     columns, group = _grouped([d.key_id], sums, period, d.date)
-    if period is not None:
-        _series_settings()
     connection = db.session.connection()
     strings = {
         key_id: (k1, k2, k3, k4)
@@ -163,9 +162,10 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
             select(k.id, k.k1, k.k2, k.k3, k.k4).where(k.type == f.type)
         )
     }
-    rows = connection.execute(
-        select(*columns).where(d.key_id.in_(wanted), *scope, *released).group_by(*group)
-    ).all()
+    with planner(PG_SERIES_SETTINGS if period is not None else ()):
+        rows = connection.execute(
+            select(*columns).where(d.key_id.in_(wanted), *scope, *released).group_by(*group)
+        ).all()
     if period is None:
         rows = [(None, *row) for row in rows]
     cells = [
@@ -189,10 +189,20 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
 PG_SERIES_SETTINGS = ("random_page_cost = 1.1",)
 
 
-def _series_settings() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        for setting in PG_SERIES_SETTINGS:
+@contextmanager
+def planner(settings: Sequence[str]) -> Iterator[None]:
+    """Planner ``settings`` (``name = value``) for the statements inside only, on PostgreSQL. A
+    bare ``SET LOCAL`` would last to the end of the transaction and change the plans, and so the
+    order floats are summed in, of whatever the caller runs next in it. After an error nothing is
+    reset: the transaction is rolled back, its settings with it."""
+    postgres = bool(settings) and db.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        for setting in settings:
             db.session.execute(text(f"SET LOCAL {setting}"))
+    yield
+    if postgres:
+        for setting in settings:
+            db.session.execute(text(f"SET LOCAL {setting.split('=')[0].strip()} TO DEFAULT"))
 
 
 #: planner settings for one exploded selection's transaction on PostgreSQL (see _from_records)
@@ -223,15 +233,13 @@ def _from_records(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
     sums = [func.sum(x.w), func.sum(x.w * x.m1), func.sum(x.w * x.m2), func.sum(x.w * x.m3)]
     columns, group = _grouped(keys, sums, period, x.date)
     query = select(*columns).select_from(rows).where(*_matching(plan, x)).group_by(*group).add_cte(rec)
-    if dialect == "postgresql":
-        # set-returning JSON functions are estimated at 100 rows each, so four nested ones look
-        # like billions of rows: JIT compilation (0.5 s for a 0.1 s query), Memoize keyed on whole
-        # JSON documents and parallel plans sorting them on disk followed (all three measured); and
-        # with the default 4 MB of work_mem a year of five analyses' elements (50,000 rows) was
-        # sorted on disk for a GroupAggregate: with 64 MB it is hashed in memory (173 → 106 ms)
-        for setting in PG_SELECTION_SETTINGS:
-            db.session.execute(text(f"SET LOCAL {setting}"))
-    cells = _cells(query, period is not None)
+    # set-returning JSON functions are estimated at 100 rows each, so four nested ones look
+    # like billions of rows: JIT compilation (0.5 s for a 0.1 s query), Memoize keyed on whole
+    # JSON documents and parallel plans sorting them on disk followed (all three measured); and
+    # with the default 4 MB of work_mem a year of five analyses' elements (50,000 rows) was
+    # sorted on disk for a GroupAggregate: with 64 MB it is hashed in memory (173 → 106 ms)
+    with planner(PG_SELECTION_SETTINGS):
+        cells = _cells(query, period is not None)
     weights: dict[date | None, float] = {}
     if plan.record_weights:
         columns, group = _grouped([], [func.sum(Stats.n)], period, Stats.date)
