@@ -49,6 +49,20 @@ def changed(batch: list[dict]) -> list[dict]:
     return out
 
 
+def post_at_once(hub: LiveHub, uploads: list[tuple[str, list[dict]]]) -> list[int]:
+    """Each (token, batch) posted in its own thread, all at once; their status codes in order."""
+
+    def post(upload: tuple[str, list[dict]]) -> int:
+        token, body = upload
+        response = requests.post(
+            f"{hub.url}/api/v1/stats/", json=body, headers={"X-API-KEY": token}, timeout=300
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(len(uploads)) as pool:
+        return list(pool.map(post, uploads))
+
+
 def test_concurrent_uploads_of_the_same_days_keep_exact_sums(app, database_url, tmp_path):
     hub = BusyHub(tmp_path / "hub", database_url=database_url).start()
     try:
@@ -69,16 +83,7 @@ def test_concurrent_uploads_of_the_same_days_keep_exact_sums(app, database_url, 
             (second, records(gen, range(12, 16))),
         ]
 
-        def post(upload: tuple[str, list[dict]]) -> int:
-            token, body = upload
-            response = requests.post(
-                f"{hub.url}/api/v1/stats/", json=body, headers={"X-API-KEY": token}, timeout=300
-            )
-            return response.status_code
-
-        with ThreadPoolExecutor(len(uploads)) as pool:
-            statuses = list(pool.map(post, uploads))
-        assert statuses == [201] * len(uploads)
+        assert post_at_once(hub, uploads) == [201] * len(uploads)
     finally:
         hub.stop()
     rows = assert_sums_consistent()
@@ -103,16 +108,7 @@ def test_first_uploads_of_a_month_without_partition_all_land_at_once(app, databa
                 record["uuid"] = str(uuid.uuid4())
             uploads.append((token, batch))
 
-        def post(upload: tuple[str, list[dict]]) -> int:
-            token, body = upload
-            response = requests.post(
-                f"{hub.url}/api/v1/stats/", json=body, headers={"X-API-KEY": token}, timeout=300
-            )
-            return response.status_code
-
-        with ThreadPoolExecutor(len(uploads)) as pool:
-            statuses = list(pool.map(post, uploads))
-        assert statuses == [201] * len(uploads)
+        assert post_at_once(hub, uploads) == [201] * len(uploads)
     finally:
         hub.stop()
     assert assert_sums_consistent() > 0
