@@ -96,6 +96,8 @@ def ensure(days: Iterable[date], session: Session | None = None) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     months = sorted({day.replace(day=1) for day in days})
+    if not months:  # an upload whose records were all refused
+        return
     missing = session.scalars(_MISSING, {"names": [name_of(m) for m in months], "parent": PARENT}).all()
     if not missing:
         return

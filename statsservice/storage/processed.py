@@ -205,7 +205,7 @@ def planner(settings: Sequence[str]) -> Iterator[None]:
             db.session.execute(text(f"SET LOCAL {setting.split('=')[0].strip()} TO DEFAULT"))
 
 
-#: planner settings for one exploded selection's transaction on PostgreSQL (see _from_records)
+#: planner settings for the one query of an exploded selection on PostgreSQL (see _from_records)
 PG_SELECTION_SETTINGS = (
     "jit = off",
     "enable_memoize = off",
