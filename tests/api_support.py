@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from sqlalchemy import func, select
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import clients as registry

@@ -19,8 +19,8 @@ from statsservice.api.v1.schemas import HubLimits, StatsRecordSchema
 from statsservice.demo.payloads import Generator
 from statsservice.domain.federation.aggregates import Outgoing, build
 from statsservice.domain.federation.noise import BOUNDS, DifferentialPrivacy, contributions
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.storage import clients as registry
 from statsservice.storage import federation as store
 

@@ -14,10 +14,9 @@ from flask_migrate import upgrade
 from sqlalchemy import MetaData, create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from statsservice import create_app
-from statsservice.domain.processors import PROCESSORS
+from statsservice.app import create_app
+from statsservice.domain.registry import PROCESSORS, REGISTRY
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage.models import Client
 from statsservice.storage.processed import run_processor

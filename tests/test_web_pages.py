@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from statsservice import __version__
 from statsservice.cli.demo import fill
 from statsservice.extensions import db
 from statsservice.storage.federation import replace_community_series
+from statsservice.version import __version__
 
 PAGES = ["/", "/evolution", "/cartography", "/compliance", "/map", "/about"]
 CHART_PAGES = PAGES[:-1]

@@ -13,9 +13,8 @@ from sqlalchemy import update
 
 from statsservice.cli.demo import fill
 from statsservice.demo.payloads import LEVELS, Generator
-from statsservice.domain.processors import PROCESSORS
+from statsservice.domain.registry import PROCESSORS, REGISTRY
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import ROLE_ADMIN, Client, Stats

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from statsservice.demo.payloads import Generator
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.storage import clients as registry

@@ -18,8 +18,8 @@ from statsservice.cli.options import DAY
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
 from statsservice.domain.federation.noise import DifferentialPrivacy, contributions
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.federation_http import RemoteHub
 from statsservice.observability.cli import command

@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import SQLAlchemyError
 
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import TYPE_NAMES
 
 log = logging.getLogger(__name__)
 

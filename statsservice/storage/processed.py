@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Integer, Select, and_, case, cast, column, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from statsservice.domain.processors import Aggregate, Cell, Plan, check_period, get_processor
+from statsservice.domain.processors import Aggregate, Cell, Plan, check_period
+from statsservice.domain.registry import REGISTRY, get_processor
 from statsservice.domain.release import ReleaseRules, majority_label
-from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.stats_types.sql import EXPLODED, JsonSql
 from statsservice.domain.sums import selection_cells
 from statsservice.extensions import db

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, Text, cast, func, select
 
 from statsservice.clock import utcnow
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import partitions, sums

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import RECORDS, Key, Sums, record_sums
 from statsservice.extensions import db
 from statsservice.storage.cells import key_sums

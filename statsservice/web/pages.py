@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
-from statsservice import __version__, clock
+from statsservice import clock
 from statsservice.errors import error_response
 from statsservice.storage import dashboard
+from statsservice.version import __version__
 from statsservice.web import community, i18n, public, schemas
 
 bp = Blueprint(

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from statsservice import __version__
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
+from statsservice.version import __version__
 from statsservice.web import community, schemas, series
 
 bp = Blueprint("public_stats", __name__)

@@ -22,10 +22,10 @@ from statsservice import clock, jsontext
 from statsservice.api.auth import current_client
 from statsservice.api.v1.params import HubBlueprint
 from statsservice.api.v1.schemas import StrictDate, UUIDList
-from statsservice.domain.processors import PERIODS, PROCESSORS, ProcessorError
+from statsservice.domain.processors import PERIODS, ProcessorError
 from statsservice.domain.processors.base import Flag
+from statsservice.domain.registry import PROCESSORS, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.errors import ApiError
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import StatsFilter

@@ -17,8 +17,8 @@ from typing import Any
 
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.noise import Contributions, DifferentialPrivacy
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.stats_types.base import KeySums
 from statsservice.text import plural
 
