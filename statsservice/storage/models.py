@@ -265,6 +265,9 @@ class PublicRelease(db.Model):
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     summed: Mapped[bool] = mapped_column(Boolean, default=True)
     reason: Mapped[str] = mapped_column(String(255), default="")
+    #: cells left out by k and by dominance (the push reports them)
+    suppressed_k: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_dominance: Mapped[int] = mapped_column(Integer, default=0)
     released_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -13,7 +13,7 @@ from werkzeug.exceptions import NotFound
 
 from statsservice import clock
 from statsservice.errors import error_response
-from statsservice.storage import dashboard
+from statsservice.storage import dashboard, release
 from statsservice.version import __version__
 from statsservice.web import community, i18n, public, schemas
 
@@ -178,7 +178,7 @@ def render(
 ) -> str:
     """Render a page; ``needs`` names the stats type whose absence shows the empty state."""
     if has_data is None:
-        has_data = dashboard.has_records(needs) if needs else True
+        has_data = release.has_released(needs) if needs else True
     return render_template(
         f"dashboard/{template}",
         pages=PAGES,

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from statsservice.domain.release import coarsen
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
@@ -45,9 +46,9 @@ for _kind in series.KINDS:
 
 @bp.get("/stats/map.json")
 def map_json() -> Response:
-    """Clients with coordinates, each with its top threat and vulnerability (no name, no uuid)."""
+    """Areas of at least k organisations, each with its top released threat and vulnerability."""
     params = schemas.WindowQuery().load_args(request.args)
-    data = series.markers(params, local_only=params["local_stats_only"])
+    data = series.markers(params)
     return cached_json(schemas.MapSchema().dump(data))
 
 
@@ -89,18 +90,23 @@ def community_json() -> Response:
 
 
 def about_data() -> dict[str, Any]:
+    """The hub and its released data, every count coarsened (docs/PRIVACY.md)."""
     summary = dashboard.summary()
+    k = series.min_clients()
+    own = coarsen(summary.organisations, k)
     return {
         "name": current_app.config.get("INSTANCE_NAME", "statsservice"),
         "version": __version__,
         "mode": current_app.config["MODE"],
         "counts": {
-            "clients": summary.clients,
-            "organisations": summary.organisations,
-            "analyses": summary.analyses,
-            "records": summary.records,
-            "by_type": summary.by_type,
+            "clients": coarsen(summary.clients, k),
+            "organisations": summary.hubs + (own or 0) if summary.hubs else own,
+            "analyses": coarsen(summary.analyses, k),
+            "records": coarsen(summary.records, k),
+            "by_type": {t: coarsen(count, k) for t, count in summary.by_type.items()},
         },
+        "min_organisations": k,
+        "release_delay_days": current_app.config["FEDERATION_DELAY_DAYS"],
         "first_date": summary.first_date,
         "last_date": summary.last_date,
         "community_series": sorted(dashboard.community_processors()),
