@@ -21,13 +21,17 @@ class HubSummary:
     clients: int
     #: the most organisations behind one of this hub's released days
     organisations: int
-    #: the most analyses behind one released day (of this hub), plus other hubs' largest days
+    #: the most analyses behind one of this hub's released days
     analyses: int
-    #: records behind the released days (one per analysis and day), other hubs' included
+    #: records behind this hub's released days (one per analysis and day)
     records: int
-    #: other hubs whose aggregates this hub holds (a global hub's)
+    #: other hubs whose aggregates this hub holds (a global hub's), the analyses behind them (each
+    #: hub for its largest day) and their aggregate records
     hubs: int = 0
-    by_type: dict[str, int] = field(default_factory=dict)
+    hub_analyses: int = 0
+    hub_records: int = 0
+    #: per type: (this hub's records, other hubs' aggregate records)
+    by_type: dict[str, tuple[int, int]] = field(default_factory=dict)
     first_date: date | None = None
     last_date: date | None = None
 
@@ -39,9 +43,11 @@ def summary() -> HubSummary:
     return HubSummary(
         clients=clients or 0,
         organisations=found.organisations,
-        analyses=found.analyses + found.hub_analyses,
+        analyses=found.analyses,
         records=found.records,
         hubs=found.hubs,
+        hub_analyses=found.hub_analyses,
+        hub_records=found.hub_records,
         by_type=release.records_by_type(),
         first_date=found.first_date,
         last_date=found.last_date,

@@ -377,7 +377,9 @@ class Coverage:
     analyses: int = 0
     hubs: int = 0
     hub_analyses: int = 0
+    #: records behind this hub's released days (one per analysis and day), and other hubs' rows
     records: int = 0
+    hub_records: int = 0
     first_date: date | None = None
     last_date: date | None = None
 
@@ -420,7 +422,7 @@ def coverage(
         select(func.count(), func.coalesce(func.sum(per_hub.c.n), 0))
     ).one()
     hub_records, hub_first, hub_last = db.session.execute(
-        select(func.coalesce(func.sum(Stats.n), 0), func.min(Stats.date), func.max(Stats.date)).where(*where)
+        select(func.count(), func.min(Stats.date), func.max(Stats.date)).where(*where)
     ).one()
     firsts = [d for d in (first, hub_first) if d is not None]
     lasts = [d for d in (last, hub_last) if d is not None]
@@ -429,24 +431,27 @@ def coverage(
         found.analyses,
         int(hub_count or 0),
         int(hub_analyses or 0),
-        found.records + int(hub_records or 0),
+        found.records,
+        int(hub_records or 0),
         min(firsts) if firsts else None,
         max(lasts) if lasts else None,
     )
 
 
-def records_by_type() -> dict[str, int]:
-    """Per type, the records behind released days (one per analysis and day) and other hubs'."""
-    out: dict[str, int] = defaultdict(int)
-    own = select(PublicRelease.type, func.sum(PublicRelease.analyses)).where(
+def records_by_type() -> dict[str, tuple[int, int]]:
+    """Per type: the records behind this hub's released days (one per analysis and day), and the
+    aggregate records of other hubs."""
+    own: dict[str, int] = {}
+    query = select(PublicRelease.type, func.sum(PublicRelease.analyses)).where(
         PublicRelease.status == RELEASED, PublicRelease.summed.is_(True)
     )
-    for stats_type, total in db.session.execute(own.group_by(PublicRelease.type)):
-        out[stats_type] += int(total or 0)
-    theirs = select(Stats.type, func.sum(Stats.n)).where(*_hub_stats(None, None, None))
-    for stats_type, total in db.session.execute(theirs.group_by(Stats.type)):
-        out[stats_type] += int(total or 0)
-    return dict(out)
+    for stats_type, total in db.session.execute(query.group_by(PublicRelease.type)):
+        own[stats_type] = int(total or 0)
+    theirs: dict[str, int] = {}
+    query = select(Stats.type, func.count()).where(*_hub_stats(None, None, None))
+    for stats_type, total in db.session.execute(query.group_by(Stats.type)):
+        theirs[stats_type] = int(total or 0)
+    return {t: (own.get(t, 0), theirs.get(t, 0)) for t in sorted(own.keys() | theirs.keys())}
 
 
 def latest_day(stats_type: str, *, local_only: bool = False) -> date | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from statsservice.domain.release import coarsen
+from statsservice.domain.release import coarsen, coarsen_weights
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
@@ -84,7 +84,7 @@ def community_json() -> Response:
         "days": days,
         "analyses": analyses,
         "fetched_at": row.fetched_at,
-        "data": data,
+        "data": coarsen_weights(data, series.min_clients()),  # as the local chart beside it
     }
     return cached_json(schemas.CommunitySchema().dump(answer))
 
@@ -93,17 +93,17 @@ def about_data() -> dict[str, Any]:
     """The hub and its released data, every count coarsened (docs/PRIVACY.md)."""
     summary = dashboard.summary()
     k = series.min_clients()
-    own = coarsen(summary.organisations, k)
+    count = series.public_count
     return {
         "name": current_app.config.get("INSTANCE_NAME", "statsservice"),
         "version": __version__,
         "mode": current_app.config["MODE"],
         "counts": {
             "clients": coarsen(summary.clients, k),
-            "organisations": summary.hubs + (own or 0) if summary.hubs else own,
-            "analyses": coarsen(summary.analyses, k),
-            "records": coarsen(summary.records, k),
-            "by_type": {t: coarsen(count, k) for t, count in summary.by_type.items()},
+            "organisations": count(summary.organisations, summary.hubs, k),
+            "analyses": count(summary.analyses, summary.hub_analyses, k),
+            "records": count(summary.records, summary.hub_records, k),
+            "by_type": {t: count(own, theirs, k) for t, (own, theirs) in summary.by_type.items()},
         },
         "min_organisations": k,
         "release_delay_days": current_app.config["FEDERATION_DELAY_DAYS"],

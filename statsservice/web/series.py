@@ -59,12 +59,20 @@ def chosen_window(params: dict[str, Any]) -> tuple[date, date]:
     return window(params.get("days", 365))
 
 
+def public_count(own: float, released: float, k: int) -> int | None:
+    """A count as a public face shows it: this hub's part coarsened (``coarsen``), plus what other
+    hubs released (a global hub's hubs and the analyses behind their aggregates: released values,
+    counted as they are)."""
+    mine = coarsen(own, k)
+    return int(released) + (mine or 0) if released else mine
+
+
 def public_counts(found: release.Coverage, k: int) -> tuple[int | None, int | None]:
-    """(organisations, analyses) as a public face shows them: the most behind one released day of
-    this hub, coarsened (``coarsen``); on a global hub the hubs, which are counted as they are."""
-    own = coarsen(found.organisations, k)
-    organisations = found.hubs + (own or 0) if found.hubs else own
-    return organisations, coarsen(found.analyses + found.hub_analyses, k)
+    """(organisations, analyses) behind a window: the most behind one released day of this hub,
+    coarsened; on a global hub, the hubs and the analyses behind their aggregates."""
+    return public_count(found.organisations, found.hubs, k), public_count(
+        found.analyses, found.hub_analyses, k
+    )
 
 
 def with_coverage(result: dict[str, Any], stats_type: str, selection: StatsFilter) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def build(
             suppressed[why] += 1
         else:
             released.append(cell.sums)
-    if not released:
+    if not released and day.cells:  # records that reported nothing are released as such
         return Withheld(day.type, day.date, analyses, day.clients, "every cell suppressed", suppressed)
     weight: float = day.analyses
     if privacy is not None:
