@@ -329,7 +329,7 @@ def test_files_are_in_place(applied):
     assert oct((root / "etc" / "config.py").stat().st_mode)[-3:] == "640"
     cron = (root / "cron.d" / "statsservice").read_text()
     wrapper = variables["statsservice_root"] + "/bin/statsservice"
-    for command in ("stats_push", "stats_pull", "stats_purge"):
+    for command in ("stats_release", "stats_push", "stats_pull", "stats_purge"):
         assert f"{wrapper} {command} >>" in cron
     site = Path(variables["statsservice_nginx_site_path"]).read_text()
     assert f"client_max_body_size {BODY_LIMIT_MB}m;" in site and f"location {PREFIX}/ {{" in site
