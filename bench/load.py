@@ -10,7 +10,8 @@ cluster on loopback, then an exact check of the database.
 3. runs the Locust scenario ``bench/load_locustfile.py`` headless until every Front Office is done;
 4. prints throughput and p50/p95/p99 latency per request type, status codes and errors;
 5. verifies with SQL that every record acknowledged with 201 is stored exactly once, and nothing
-   else is: one row per (client, analysis, type, date), as many rows as accepted records.
+   else is: one row per (client, analysis, type, date), as many rows as accepted records, and every
+   (client, type, day) has per-day sums counting exactly its records (``unsynced_days``).
 
 Exits non-zero on any failed request, 5xx, lost or duplicated record. ``--report FILE`` also writes
 the Markdown summary there.
@@ -36,7 +37,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from statsservice import clock
-from tests.faults_support import ProductionHub, records_without_rollups
+from tests.faults_support import ProductionHub, unsynced_days
 from tests.live import BIN, REPO
 from tests.pg_cluster import PrivateCluster
 
@@ -90,7 +91,8 @@ def verify(database_url: str, accepted: set[tuple[str, str, str, str]], names: l
             )
         ).all()
         total = conn.execute(text("SELECT count(*) FROM stats")).scalar_one()
-        orphans = records_without_rollups(conn)
+        # every record counted in its client's per-day sums, and no sums without records
+        unsynced = unsynced_days(conn)
     engine.dispose()
     known = set(names)
     stored = {(n, a, t, d.isoformat()) for n, a, t, d, _count in rows if n in known}
@@ -101,7 +103,7 @@ def verify(database_url: str, accepted: set[tuple[str, str, str, str]], names: l
         "duplicated": sum(1 for *_key, count in rows if count != 1),
         "lost": len(accepted - stored),
         "unexpected": len(stored - accepted),
-        "without_rollups": orphans,
+        "unsynced_days": unsynced,
     }
 
 
@@ -131,7 +133,8 @@ def report(results: dict, checks: dict[str, int], args: argparse.Namespace, abou
         "Status codes: " + ", ".join(f"{code}: {count}" for code, count in sorted(codes.items())) + ".",
         f"Verification: {checks['accepted']} records acknowledged with 201, {checks['rows']} rows in `stats`, "
         f"{checks['keys']} distinct (client, analysis, type, date); duplicated {checks['duplicated']}, "
-        f"lost {checks['lost']}, unexpected {checks['unexpected']}, without rollups {checks['without_rollups']}.",
+        f"lost {checks['lost']}, unexpected {checks['unexpected']}, "
+        f"days whose sums miss records or count absent ones {checks['unsynced_days']}.",
     ]
     for error in results["errors"]:
         lines.append(f"- error `{error['name']}` x{error['occurrences']}: {error['error']}")
@@ -223,7 +226,7 @@ def main() -> int:
             and checks["duplicated"]
             == checks["lost"]
             == checks["unexpected"]
-            == checks["without_rollups"]
+            == checks["unsynced_days"]
             == 0
             and checks["rows"] == checks["accepted"]
         )
