@@ -36,6 +36,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
+from bench.load_profile import PG_SETTINGS, Profile
 from statsservice import clock
 from tests.faults_support import ProductionHub, unsynced_days
 from tests.live import BIN, REPO
@@ -153,12 +154,23 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--report", type=Path, help="also write the Markdown summary here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="profile the run into this folder (bench/load_profile.py: CPU split, PostgreSQL waits and statements)",
+    )
+    parser.add_argument(
+        "--py-spy", default="", help="with --profile: py-spy executable to sample the workers with"
+    )
     args = parser.parse_args()
 
     about = machine()
     work = Path(tempfile.mkdtemp(prefix="statsservice-load."))
     cluster = PrivateCluster(work / "pg")
+    if args.profile:
+        cluster.settings = PrivateCluster.settings + PG_SETTINGS
     hub: ProductionHub | None = None
+    profile: Profile | None = None
     try:
         cluster.start()
         hub = ProductionHub(work / "hub", database_url=cluster.url).start()
@@ -187,6 +199,11 @@ def main() -> int:
             f"hub {hub.url} on {cluster.url}; {sum(f['analyses'] for f in plan['front_offices'])} analyses",
             flush=True,
         )
+        if args.profile:
+            assert hub.process is not None
+            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            profile = Profile(args.profile, cluster.url, hub.process.pid, postmaster, args.py_spy)
+            profile.start()
         locust = subprocess.run(
             [
                 str(BIN / "locust"),
@@ -211,6 +228,9 @@ def main() -> int:
             env={**os.environ, "LOAD_PLAN": str(work / "plan.json"), "PYTHONPATH": str(REPO)},
             timeout=3600,
         )
+        if profile is not None:
+            profile.stop()
+            print("\n" + profile.report(cluster.root / "server.log"))
         results = json.loads((work / "results.json").read_text())
         accepted = {tuple(key) for key in results["accepted"]}
         checks = verify(cluster.url, accepted, fo_names)
@@ -223,11 +243,7 @@ def main() -> int:
             results["front_offices_done"] == args.front_offices
             and results["total"]["failures"] == 0
             and server_errors == 0
-            and checks["duplicated"]
-            == checks["lost"]
-            == checks["unexpected"]
-            == checks["unsynced_days"]
-            == 0
+            and checks["duplicated"] == checks["lost"] == checks["unexpected"] == checks["unsynced_days"] == 0
             and checks["rows"] == checks["accepted"]
         )
         print("load test: " + ("PASSED" if ok else f"FAILED (locust exit {locust.returncode})"))
