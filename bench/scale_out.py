@@ -62,11 +62,13 @@ def auth_p50_ms(node: BenchHub, requests_count: int = 300) -> float:
 def run(size: str, auth_requests: int = 300) -> dict[str, float]:
     ensure_postgresql()
     root = Path(tempfile.mkdtemp(prefix="statsservice-scale-out-"))
-    cluster = BenchCluster(root / "pg").start()
-    redis = PrivateRedis(root / "redis").start()
-    shared = {"RATELIMIT_STORAGE_URI": redis.url, "RATELIMIT_PER_CLIENT": "1000000 per minute"}
+    cluster = BenchCluster(root / "pg")
+    redis = PrivateRedis(root / "redis")
     nodes: list[BenchHub] = []
-    try:
+    try:  # everything started is stopped, even when the next one fails to start (no redis-server)
+        cluster.start()
+        redis.start()
+        shared = {"RATELIMIT_STORAGE_URI": redis.url, "RATELIMIT_PER_CLIENT": "1000000 per minute"}
         memory = BenchHub(root / "memory", database_url=cluster.url, workers=2).start()
         nodes.append(memory)
         result = {"auth_p50_ms_memory": auth_p50_ms(memory, auth_requests)}
@@ -82,7 +84,8 @@ def run(size: str, auth_requests: int = 300) -> dict[str, float]:
         for node in nodes:
             node.stop()
         redis.stop()
-        cluster.stop()
+        if (cluster.data / "postmaster.pid").exists():
+            cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
