@@ -31,8 +31,10 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
+# the schema, then the public release of every final day not released yet (what the dashboard shows)
 migrate: install-run
 	$(FLASK) db upgrade
+	$(FLASK) stats_release
 
 run: migrate
 	@echo "Dashboard: http://$(HOST):$(PORT)/ (empty? 'make demo' fills the hub with demo data)"

@@ -31,11 +31,11 @@ from statsservice import clock, create_app
 from statsservice.demo.payloads import Generator
 from statsservice.domain.federation.aggregates import Outgoing, build
 from statsservice.domain.federation.noise import BOUNDS, DifferentialPrivacy, contributions
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage import federation as store
+from statsservice.storage import release as store
 
 METRICS = {
     "threat": ("count", "maxRisk", "averageRate"),
@@ -99,8 +99,9 @@ def measure(app: Any, day, epsilons: list[float], draws: int) -> dict[str, Any]:
         inputs = {}
         for stats_type in TYPE_NAMES:
             label_type = stats_type if REGISTRY[stats_type].labelled else ""
-            counted = store.day_input(stats_type, day, label_type, rules.min_clients)
-            parts = contributions(stats_type, store.day_records(stats_type, day))
+            who = store.sharing()
+            counted = store.day_input(stats_type, day, label_type, rules.min_clients, who)
+            parts = contributions(stats_type, store.day_records(stats_type, day, who))
             inputs[stats_type] = (counted, parts)
             result["cells"] += len(counted.cells)
         for epsilon in epsilons:

@@ -331,7 +331,7 @@ class Run:
         """The plans of the SQL the main processors run, whole hub and per analysis, over a year."""
         from sqlalchemy import event, select
 
-        from statsservice import create_app
+        from statsservice.app import create_app
         from statsservice.extensions import db
         from statsservice.storage.models import Client
         from statsservice.storage.processed import run_processor

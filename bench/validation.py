@@ -28,7 +28,7 @@ from statsservice.api.v1 import params, schemas
 from statsservice.api.v1.params import text_errors
 from statsservice.api.v1.schemas import HubLimits, StatsRecordSchema
 from statsservice.demo.payloads import TYPES, Generator
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 
 
 @contextmanager
@@ -140,8 +140,8 @@ def upload(batch: list[dict], repeat: int) -> None:
 
     from flask_migrate import upgrade
 
-    from statsservice import create_app
     from statsservice.api.v1 import stats as stats_view
+    from statsservice.app import create_app
     from statsservice.storage import clients
 
     logging.disable(logging.INFO)  # migration and request lines would drown the figures

@@ -9,7 +9,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from statsservice import __version__
+from statsservice.version import __version__
 
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 

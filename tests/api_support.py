@@ -10,13 +10,14 @@ import pytest
 import schemathesis
 from sqlalchemy import func, select
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import (
     ROLE_ADMIN,
     ROLE_USER,
+    Client,
     ClientDay,
     ClientLabel,
     RollupDay,
@@ -100,20 +101,27 @@ def expected_sums() -> dict[tuple, tuple]:
 
 
 def assert_sums_consistent() -> int:
-    """The per-day sums kept at write equal those recomputed from the records, and ``rollup_day``
-    is ``client_day`` summed over clients; return the number of ``client_day`` rows."""
+    """The per-day sums kept at write equal those recomputed from the records, and the hub
+    aggregates' ``rollup_day`` rows are the hub clients' ``client_day`` summed over them (this
+    hub's own rows are its releases, written by ``stats_release`` only); return the number of
+    ``client_day`` rows."""
     db.session.expire_all()
     stored, expected = stored_sums(), expected_sums()
     assert stored.keys() == expected.keys()
     for key, values in expected.items():
         assert stored[key] == pytest.approx(values), key
+    hubs = set(db.session.scalars(select(Client.id).where(Client.local.is_(False))))
     per_key: dict[tuple, list] = {}
-    for (_client, t, day, key), (entries, n, s1, s2, s3) in stored.items():
+    for (client, t, day, key), (entries, n, s1, s2, s3) in stored.items():
+        if client not in hubs:
+            continue
         acc = per_key.setdefault((t, day, key), [0, 0.0, 0.0, 0.0, 0.0, 0])
         for index, value in enumerate((entries, n, s1, s2, s3, 1)):
             acc[index] += value
     rows = db.session.execute(
-        select(RollupDay, RollupKey).join(RollupKey, RollupKey.id == RollupDay.key_id)
+        select(RollupDay, RollupKey)
+        .join(RollupKey, RollupKey.id == RollupDay.key_id)
+        .where(RollupDay.local.is_(False))
     ).all()
     days: dict[tuple, list] = {}
     for d, k in rows:
@@ -124,3 +132,11 @@ def assert_sums_consistent() -> int:
     for key, values in per_key.items():
         assert days[key] == pytest.approx(values), key
     return len(stored)
+
+
+def release() -> int:
+    """What the nightly ``stats_release`` does, in-process: every final day released (the public
+    faces read only releases). Returns how many (type, day) were released."""
+    from statsservice.cli.release import release_days
+
+    return len(release_days().released)

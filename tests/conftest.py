@@ -13,7 +13,7 @@ import time_machine
 from flask_migrate import upgrade
 from sqlalchemy import MetaData, create_engine, text
 
-from statsservice import create_app
+from statsservice.app import create_app
 from statsservice.extensions import db
 from tests import frozen_clock
 

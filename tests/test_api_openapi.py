@@ -6,7 +6,7 @@ import re
 
 import schemathesis
 
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import TYPE_NAMES
 
 OWN_OPERATIONS = {
     ("/api/v1/client/", "post"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from statsservice import create_app
+from statsservice.app import create_app
 from statsservice.config import ConfigError
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from statsservice.demo.payloads import Generator
 from statsservice.domain.processors import PERIODS
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.sums import selection_cells
 from statsservice.extensions import db
 from statsservice.storage import processed

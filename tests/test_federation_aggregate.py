@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from statsservice.demo.payloads import Generator
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.stats_types.base import KeySums
 
 DENSE = ("risk", "cartography")  # means over every record: weight is the record's

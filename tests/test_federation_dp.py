@@ -19,10 +19,10 @@ from statsservice.api.v1.schemas import HubLimits, StatsRecordSchema
 from statsservice.demo.payloads import Generator
 from statsservice.domain.federation.aggregates import Outgoing, build
 from statsservice.domain.federation.noise import BOUNDS, DifferentialPrivacy, contributions
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
 from statsservice.storage import clients as registry
-from statsservice.storage import federation as store
+from statsservice.storage import release as store
 
 BEFORE, AFTER = date(2026, 3, 2), date(2026, 3, 3)
 LEVELS = ("Low risks", "Medium risks", "High risks")
@@ -57,8 +57,9 @@ def newcomer_scene(http) -> dict[str, Any]:
 
 def inputs(stats_type: str, day: date, rules: ReleaseRules):
     label_type = stats_type if REGISTRY[stats_type].labelled else ""
-    counted = store.day_input(stats_type, day, label_type, rules.min_clients)
-    return counted, contributions(stats_type, store.day_records(stats_type, day))
+    who = store.sharing()
+    counted = store.day_input(stats_type, day, label_type, rules.min_clients, who)
+    return counted, contributions(stats_type, store.day_records(stats_type, day, who))
 
 
 def risk_sums(outgoing: Outgoing) -> dict[tuple[str, str, str], float]:

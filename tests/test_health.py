@@ -2,7 +2,7 @@
 
 from sqlalchemy import create_engine
 
-from statsservice import create_app
+from statsservice.app import create_app
 
 
 def test_healthz(client):

@@ -82,7 +82,7 @@ def test_the_demo_hint_works_as_printed(app, database_url, tmp_path):
     assert re.match(r"stored \d+ demo records: 1 analysis x 1 day under 1 client named ", filled)
     hint = re.search(r"remove them with: (.+)$", filled.strip()).group(1)
     removed = run(shlex.split(hint))
-    assert removed.strip().startswith("removed 1 demo client and ")
+    assert removed.strip().startswith("removed 1 demo client, ")
 
 
 def test_flask_without_app_from_the_checkout_and_an_unmigrated_database(tmp_path):

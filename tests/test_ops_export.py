@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from sqlalchemy import func, select
 
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.storage.models import Stats
 from tests.api_support import new_client

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from statsservice.demo.payloads import Generator
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage import partitions, retention

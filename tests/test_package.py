@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import statsservice
-from statsservice import create_app
+from statsservice.app import create_app
 from tests.ops_support import operator_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,12 +34,24 @@ def test_the_domain_imports_without_flask():
     assert result.returncode == 0, result.stderr
 
 
-def test_migrations_ship_inside_the_package(make_app):
-    assert Path(statsservice.__file__).parent / "migrations" == statsservice.MIGRATIONS_DIR
-    assert (statsservice.MIGRATIONS_DIR / "env.py").is_file()
-    assert sorted(p.name for p in (statsservice.MIGRATIONS_DIR / "versions").glob("0001_*.py"))
-    assert make_app().extensions["migrate"].directory == str(statsservice.MIGRATIONS_DIR)
-    assert not (REPO / "migrations").exists()  # one copy: the package's
+def test_a_checkout_migrates_from_the_top_level_migrations(make_app):
+    """Flask-Migrate's layout in a checkout; the wheel maps the same folder to
+    ``statsservice/migrations`` (``.ci/checks.d/wheel.sh`` installs it and migrates)."""
+    assert statsservice.migrations_dir() == REPO / "migrations"
+    assert (REPO / "migrations" / "env.py").is_file()
+    assert sorted(p.name for p in (REPO / "migrations" / "versions").glob("0001_*.py"))
+    assert make_app().extensions["migrate"].directory == str(REPO / "migrations")
+    assert not (REPO / "statsservice" / "migrations").exists()  # one copy
+
+
+def test_every_package_of_the_tree_is_in_the_wheel():
+    """``pyproject.toml`` lists the packages (the mapped migrations folder rules out
+    ``packages.find``): a new subpackage missing there would be missing from the wheel."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {
+        ".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "statsservice").rglob("__init__.py")
+    }
+    assert tree | {"statsservice.migrations", "statsservice.migrations.versions"} == listed
 
 
 def test_instance_folder_is_flasks_unless_stats_instance_path(monkeypatch, tmp_path, database_url):

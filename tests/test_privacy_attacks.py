@@ -13,11 +13,13 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from statistics import mean
 
 import pytest
 import requests
 
 from statsservice.demo.payloads import Generator
+from tests import frozen_clock
 from tests.federation_support import processed, summary, upload
 from tests.live import LiveHub, federated_pair
 
@@ -251,6 +253,116 @@ def test_the_global_hub_refuses_weights_out_of_bounds(scene: Scene):
     assert response.status_code == 422, response.text
 
 
+#: every released day of the scene, and the days around them (a fixed window: today moves nothing)
+SCENE_WINDOW = {"date_from": DAYS[0].isoformat(), "date_to": PLANTED_DAY.isoformat()}
+WHOLE_HUB = [
+    ("threat", "threat_average_on_date"),
+    ("vulnerability", "vulnerability_average_on_date"),
+    ("risk", "risk_averages_on_date"),
+    ("cartography", "cartography_heatmap"),
+    ("compliance", "compliance_averages_on_date"),
+]
+
+
+def everything_public(scene: Scene) -> dict[str, str]:
+    """What a visitor and a co-tenant can read: every public route and page, and whole-hub answers."""
+    texts = public_texts(scene.local)
+    for kind in PUBLIC:
+        url = f"{scene.local.url}/stats/{kind}.json"
+        texts[f"{kind} window"] = requests.get(url, params=SCENE_WINDOW, timeout=30).text
+    _, user = scene.clients["Org-B"]
+    for stats_type, name in WHOLE_HUB:
+        answer = processed(scene.local, user, type=stats_type, processor=name, **SCENE_WINDOW)
+        texts[f"processed {name}"] = json.dumps(answer, sort_keys=True)
+    return texts
+
+
+def public_data(hub: LiveHub, kind: str, **params: str) -> object:
+    return requests.get(f"{hub.url}/stats/{kind}.json", params={**SCENE_WINDOW, **params}, timeout=30).json()[
+        "data"
+    ]
+
+
+def test_polling_one_day_around_an_upload_and_a_deletion_reads_nothing(scene: Scene):
+    """A visitor reads everything public before and after an organisation re-collects a released
+    day with other values, uploads today's snapshot (not final yet) and deletes an analysis:
+    nothing moves, byte for byte, so there is nothing to subtract; the next release changes none
+    of the released days either."""
+    before = everything_public(scene)
+    _, token = scene.clients["Org-D"]
+    recollected = scene.gen.day_batch(4, DAYS[1])
+    for record in recollected:
+        if record["type"] in ("threat", "vulnerability"):
+            for item in record["data"]:
+                item["count"] = item["count"] * 3 + 7
+    upload(scene.local, token, recollected)
+    upload(scene.local, token, scene.gen.day_batch(4, frozen_clock.today()))
+    assert everything_public(scene) == before
+    deleted = requests.delete(
+        f"{scene.local.url}/api/v1/stats/{scene.gen.anrs[5]['uuid']}",
+        headers={"X-API-KEY": token},
+        timeout=30,
+    )
+    assert deleted.status_code == 204
+    assert everything_public(scene) == before
+    scene.local.flask("stats_release")
+    assert everything_public(scene) == before
+
+
+def test_the_push_minus_the_local_public_face_is_zero(scene: Scene):
+    """The global hub holds this hub's push only: its public answers and the local hub's agree on
+    every released value (the same cells of the same organisations), so their difference is no
+    organisation; the one that does not share (Private-E) is in neither."""
+    for kind in PUBLIC:
+        local, world = public_data(scene.local, kind), public_data(scene.world, kind)
+        assert local and world == local, kind
+    risks = public_data(scene.local, "risks", processor="risk_averages_on_date")
+    sharing = [i for name, indexes in ORGS.items() if name != "Private-E" for i in indexes]
+    compared = 0
+    for state, kinds in risks.items():
+        for kind, levels in kinds.items():
+            for level, points in levels.items():
+                for point in points:
+                    day = date.fromisoformat(point["date"])
+                    values = [_risk_value(scene.gen, i, day, state, kind, level) for i in sharing]
+                    everyone = values + [
+                        _risk_value(scene.gen, i, day, state, kind, level) for i in ORGS["Private-E"]
+                    ]
+                    if point["value"] and mean(values) != mean(everyone):
+                        assert point["value"] == pytest.approx(mean(values)), (state, kind, level, day)
+                        compared += 1
+    assert compared > 0
+
+
+def _risk_value(gen: Generator, index: int, day: date, state: str, kind: str, level: str) -> float:
+    data = next(r["data"] for r in gen.day_batch(index, day) if r["type"] == "risk")
+    return float(next((x["value"] for x in data["risks"][state][kind] if x["level"] == level), 0))
+
+
+def test_two_map_windows_around_a_lone_day_read_nothing(scene: Scene):
+    """On PLANTED_DAY only Org-B (and Org-A's planted empty analyses) uploaded in the Luxembourg
+    area: two organisations, below k. The map of a window ending that day and of one ending the day
+    before are the same: the map sums released area cells, never the organisations' own days. And
+    no area says how many organisations it holds."""
+    ending = {"date_from": DAYS[0].isoformat(), "date_to": PLANTED_DAY.isoformat()}
+    before = {"date_from": DAYS[0].isoformat(), "date_to": LONE_DAY.isoformat()}
+    with_day = requests.get(f"{scene.local.url}/stats/map.json", params=ending, timeout=30).json()
+    without = requests.get(f"{scene.local.url}/stats/map.json", params=before, timeout=30).json()
+    assert with_day["markers"] and with_day["markers"] == without["markers"]
+    assert with_day["min_organisations"] == 3 and "organisations" not in with_day
+
+
+def test_counts_are_coarse_and_pass_k(scene: Scene):
+    """Four sharing organisations and six analyses stand behind the released days: every public
+    count says 3 and 5 (rounded down, never below k), so a fourth organisation or a sixth
+    analysis cannot be told apart from the third or the fifth."""
+    about = requests.get(f"{scene.local.url}/about.json", timeout=30).json()["counts"]
+    assert (about["organisations"], about["analyses"]) == (3, 5)
+    for kind in PUBLIC:
+        body = requests.get(f"{scene.local.url}/stats/{kind}.json", params=SCENE_WINDOW, timeout=30).json()
+        assert (body["organisations"], body["analyses"]) == (3, 5), kind
+
+
 def test_subtraction_after_opt_out_deletion_and_recollection_recovers_nothing(scene: Scene):
     before = scene.released()
     local = scene.local
@@ -267,6 +379,8 @@ def test_subtraction_after_opt_out_deletion_and_recollection_recovers_nothing(sc
     again = local.flask("stats_push", "--date-from", DAYS[0].isoformat())
     assert summary(again.stdout)["sent"] == 0
     assert scene.released() == before  # nothing to subtract: the released days did not move
+    for kind in PUBLIC:  # and on the local public face neither: both faces still agree
+        assert public_data(scene.world, kind) == public_data(scene.local, kind), kind
 
 
 def test_losing_the_hub_state_does_not_double_anything(scene: Scene):
@@ -326,6 +440,16 @@ def test_with_differential_privacy_a_newcomer_is_read_only_through_noise(tmp_pat
         }
         errors = [sums[1][key] - sums[0].get(key, 0.0) - truth.get(key, 0.0) for key in sums[1]]
         assert errors and max(abs(e) for e in errors) > 1.0  # exact means give 0 on every level
+        window = {
+            "date_from": before.isoformat(),
+            "date_to": after.isoformat(),
+            "processor": "risk_averages_on_date",
+        }
+        local_public, world_public = (
+            requests.get(f"{hub.url}/stats/risks.json", params=window, timeout=30).json()["data"]
+            for hub in (local, world)
+        )
+        assert local_public and local_public == world_public  # the local public face shows the noisy release
         stored = sorted(global_rows(world))
         again = local.flask("stats_push", "--date-from", before.isoformat())
         assert summary(again.stdout)["sent"] == 0

@@ -11,9 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from statsservice.demo.payloads import Generator
-from tests import frozen_clock
-from tests.api_support import auth
+from statsservice.cli.demo import fill
+from tests.api_support import auth, release
 from tests.security_support import ACCESS, call, seed_records, setup_callers
 
 SOURCES_ALLOWED = {"'self'", "'none'", "data:", "blob:"}
@@ -168,9 +167,9 @@ def test_every_html_page_runs_under_the_csp(hub):
 def test_the_dashboard_scripts_never_write_html(hub):
     """Labels come from clients: the hub's own scripts put text into the page with textContent,
     never through an HTML sink, so a label like ``<img src=x onerror=...>`` stays text."""
-    _hub, http, callers = hub
-    batch = Generator(seed=5, anrs=1).day_batch(0, frozen_clock.today())  # every type: every page has charts
-    assert http.post("/api/v1/stats/", json=batch, headers=auth(callers["user"].token)).status_code == 201
+    _hub, http, _callers = hub
+    fill(analyses=10, days=3)  # every type released by five organisations: every page has charts
+    release()
     sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")
     pending = set()
     for rule in ("/", "/evolution", "/cartography", "/compliance", "/map"):

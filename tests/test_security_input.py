@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from statsservice.demo.payloads import Generator
-from statsservice.domain.processors import PROCESSORS
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import PROCESSORS, TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.storage.models import Client
 from tests import frozen_clock

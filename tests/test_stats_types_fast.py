@@ -23,7 +23,8 @@ from marshmallow import ValidationError
 
 from statsservice import clock
 from statsservice.demo.payloads import Generator
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
+from statsservice.domain.stats_types import StatsType
 
 EXAMPLES = int(os.environ.get("FAST_PATH_EXAMPLES", "300"))
 DIFF = settings(

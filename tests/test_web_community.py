@@ -14,7 +14,7 @@ from statsservice.cli.demo import fill
 from statsservice.extensions import db
 from statsservice.storage.federation import replace_community_series
 from statsservice.web import community
-from tests.api_support import auth, new_client
+from tests.api_support import auth, new_client, release
 from tests.approx import assert_close
 
 DAYS = 40  # several weeks and two months: buckets cut by the window's edges
@@ -57,7 +57,9 @@ def pull_from(client, token: str) -> None:
 @pytest.fixture
 def identical(app, client):
     fill(analyses=10, days=DAYS)
-    pull_from(client, new_client("Puller"))
+    release()
+    # a hub pulls as a hub client of the global hub: the released weights as they are
+    pull_from(client, new_client("Puller", local=False))
     return client
 
 

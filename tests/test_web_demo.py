@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from statsservice.demo.payloads import TYPES, Generator
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
-from statsservice.storage.models import Client, Stats
+from statsservice.storage.models import Client, PublicRelease, Stats
 from tests import frozen_clock
 from tests.api_support import assert_sums_consistent
 
@@ -58,7 +58,8 @@ def test_demo_is_idempotent_and_removable(cli, app):
 
     result = cli.invoke(args=["stats_demo", "--remove"])
     assert result.exit_code == 0, result.output
-    assert f"removed {ANALYSES} demo clients and {first} records" in result.output
+    assert f"removed {ANALYSES} demo clients, {first} records and " in result.output
+    assert db.session.scalar(select(func.count()).select_from(PublicRelease)) == 0  # its releases too
     assert stats_count() == 0
     assert db.session.scalar(select(func.count()).select_from(Client)) == 0
 

@@ -8,10 +8,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from statsservice import __version__
 from statsservice.cli.demo import fill
 from statsservice.extensions import db
 from statsservice.storage.federation import replace_community_series
+from statsservice.version import __version__
+from tests.api_support import release
 
 PAGES = ["/", "/evolution", "/cartography", "/compliance", "/map", "/about"]
 CHART_PAGES = PAGES[:-1]
@@ -54,7 +55,8 @@ def page_config(html: str) -> dict:
 
 @pytest.fixture
 def demo_data(app):
-    fill(analyses=3, days=3)
+    fill(analyses=10, days=3)  # five organisations: every type has released cells
+    release()
 
 
 @pytest.mark.parametrize("path", CHART_PAGES)

@@ -13,9 +13,8 @@ from sqlalchemy import update
 
 from statsservice.cli.demo import fill
 from statsservice.demo.payloads import LEVELS, Generator
-from statsservice.domain.processors import PROCESSORS
-from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import PROCESSORS, REGISTRY
+from statsservice.domain.release import ReleaseRules, coarsen_weights
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage.models import ROLE_ADMIN, Client, Stats
@@ -23,13 +22,14 @@ from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import NewRecord, StatsFilter, upsert_records
 from statsservice.web.series import KINDS, window
 from tests import frozen_clock
+from tests.api_support import release
 
 ANALYSES, DAYS = 10, 5  # two analyses for each of the five demo clients
 
 
-def rules():
-    """The release rules of the public routes: the app's configuration (k = 3 organisations)."""
-    return ReleaseRules.from_config(current_app.config)
+def k() -> int:
+    """k of the public routes: the app's configuration (3 organisations)."""
+    return ReleaseRules.from_config(current_app.config).min_clients
 
 
 def normal(value):
@@ -38,18 +38,17 @@ def normal(value):
 
 
 def expected(kind: str, processor: str, *, days: int = 365, period: str = "day", local_only: bool = False):
+    """The whole hub's (released) answer, its weights coarsened as the public routes do."""
     date_from, date_to = window(days)
     selection = StatsFilter(date_from=date_from, date_to=date_to, local_only=local_only)
-    return normal(
-        run_processor(
-            processor, stats_type=KINDS[kind].type, selection=selection, period=period, rules=rules()
-        )
-    )
+    answer = run_processor(processor, stats_type=KINDS[kind].type, selection=selection, period=period)
+    return normal(coarsen_weights(answer, k()))
 
 
 @pytest.fixture
 def demo_data(app):
     fill(analyses=ANALYSES, days=DAYS)
+    release()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -78,9 +77,10 @@ def test_default_processors_and_window(client, demo_data):
         body = client.get(f"/stats/{kind}.json").get_json()
         assert body["processor"] == processor
         assert body["data"] == expected(kind, processor)
-    two_days = client.get("/stats/threats.json?days=2&period=day").get_json()
-    dates = {value["date"] for item in two_days["data"] for value in item["values"]}
-    assert dates == {(frozen_clock.today() - timedelta(days=d)).isoformat() for d in range(2)}
+    # the last two days are not released yet (FEDERATION_DELAY_DAYS = 2): a four-day window shows two
+    four_days = client.get("/stats/threats.json?days=4&period=day").get_json()
+    dates = {value["date"] for item in four_days["data"] for value in item["values"]}
+    assert dates == {(frozen_clock.today() - timedelta(days=d)).isoformat() for d in (2, 3)}
 
 
 def test_last_stats_are_the_newest_snapshots(client, app):
@@ -98,6 +98,7 @@ def test_last_stats_are_the_newest_snapshots(client, app):
         ]
         upsert_records(owners[anr], records)
     db.session.commit()
+    release()
     batches = [generator.day_batch(i, last) for i in range(orgs)]
 
     risks = client.get("/stats/risks.json?last_stats=1").get_json()
@@ -144,7 +145,7 @@ def test_local_stats_only_leaves_out_other_hubs(client, demo_data):
         for day, _anr, batch in generator.iter_batches(2)
         for item in batch
     ]
-    upsert_records(remote.id, records)
+    upsert_records(remote.id, records)  # another hub's aggregates: released by that hub
     db.session.commit()
     everyone = client.get("/stats/risks.json").get_json()
     local = client.get("/stats/risks.json?local_stats_only=1").get_json()
@@ -181,7 +182,7 @@ def test_map_shows_no_lone_client(client, demo_data):
     its area, and the client without coordinates are not on the map."""
     body = client.get("/stats/map.json").get_json()
     assert [(m["latitude"], m["longitude"]) for m in body["markers"]] == [(49.6, 6.1)]
-    assert body["organisations"] == 3  # the organisations of the areas shown, not the markers
+    assert body["min_organisations"] == 3 and "organisations" not in body  # at least k, never how many
 
 
 def test_map_shows_areas_of_k_sharing_clients(client, app):
@@ -195,6 +196,7 @@ def test_map_shows_areas_of_k_sharing_clients(client, app):
         registry.set_coordinates(owner.uuid, lat, lon)
         _store(owner.id, generator.day_batch(index, day), day)
     db.session.commit()
+    release()
     (marker,) = client.get("/stats/map.json", query_string={"days": 3660}).get_json()["markers"]
     assert (marker["latitude"], marker["longitude"]) == (49.6, 6.1)
     # independently: the threat with the highest mean maxRisk among those all three list
@@ -280,7 +282,7 @@ def test_empty_hub_answers_empty_data(client):
     assert client.get("/stats/map.json").get_json() == {
         "metric": "maxRisk",
         "markers": [],
-        "organisations": 0,
+        "min_organisations": 3,
         "date_from": date_from.isoformat(),
         "date_to": date_to.isoformat(),
     }
@@ -290,19 +292,22 @@ def test_empty_hub_answers_empty_data(client):
 
 
 def test_every_answer_says_how_many_organisations_and_analyses_stand_behind_it(client, demo_data):
-    """A chart names what it stands on: the demo's analyses, and the organisations (demo clients)."""
+    """A chart names what it stands on, coarsened: the demo's 5 organisations and 10 analyses are
+    multiples of 5 already; the newest answer is the newest released day."""
     demo_clients = db.session.query(Client).filter(Client.name.like("Demo%")).count()
+    assert (demo_clients, ANALYSES) == (5, 10)
     for kind in KINDS:
         body = client.get(f"/stats/{kind}.json").get_json()
         assert (body["organisations"], body["analyses"]) == (demo_clients, ANALYSES), kind
     newest = client.get("/stats/threats.json?last_stats=1").get_json()
-    assert newest["date_from"] == newest["date_to"] and newest["analyses"] == ANALYSES
+    assert newest["date_from"] == newest["date_to"] == (frozen_clock.today() - timedelta(days=2)).isoformat()
+    assert newest["analyses"] == ANALYSES
 
 
 def test_a_custom_range_selects_its_days(client, demo_data):
     """date_from/date_to replace the rolling window, so a permalink shows the same days tomorrow."""
     _start, today = window(1)
-    day = (today - timedelta(days=1)).isoformat()
+    day = (today - timedelta(days=2)).isoformat()  # the newest released day
     body = client.get(
         f"/stats/risks.json?processor=risk_averages_on_date&date_from={day}&date_to={day}"
     ).get_json()
@@ -334,8 +339,9 @@ def test_a_global_hub_counts_the_analyses_behind_its_aggregates(make_app):
         db.session.commit()
         client = app.test_client()
         about = client.get("/about.json").get_json()
+        # the hubs' released figures as they are; the two registered clients: fewer than k
         assert about["counts"]["records"] == 5 and about["counts"]["analyses"] == 4
-        assert (about["counts"]["clients"], about["counts"]["organisations"]) == (2, 1)
+        assert (about["counts"]["clients"], about["counts"]["organisations"]) == (None, 1)
         body = client.get("/stats/risks.json?date_from=2026-11-01&date_to=2026-11-30").get_json()
         assert (body["organisations"], body["analyses"]) == (1, 4)
         html = client.get("/about").get_data(as_text=True)

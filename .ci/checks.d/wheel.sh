@@ -100,6 +100,15 @@ instance_outside_checkout() {  # the database and secret went to the venv's inst
         && test -z "$(ls -A "$RUN")"
 }
 
+checkout_upgrade() {  # a checkout migrates from the top-level migrations/ (Flask-Migrate's layout)
+    local scratch="$WORK/checkout-instance"
+    mkdir -p "$scratch"
+    (cd "$SRC" && STATS_INSTANCE_PATH="$scratch" \
+        STATSSERVICE_SQLALCHEMY_DATABASE_URI="sqlite:///$scratch/checkout.db" \
+        "$SRC/.venv/bin/flask" --app statsservice db upgrade) && test -f "$scratch/checkout.db"
+}
+
+check "flask db upgrade in the checkout migrates from migrations/" checkout_upgrade
 check "pip wheel builds" build
 check "the wheel holds the migrations and the console script" wheel_has_migrations
 check "the wheel installs into a fresh virtualenv" install

@@ -7,9 +7,9 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from statsservice import __version__
 from statsservice.extensions import db
 from statsservice.storage import replica
+from statsservice.version import __version__
 
 bp = Blueprint("health", __name__)
 

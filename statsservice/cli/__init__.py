@@ -5,9 +5,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients, demo, export, federation, maintenance
+    from statsservice.cli import clients, demo, export, federation, maintenance, release
 
     clients.register(app)
+    release.register(app)
     federation.register(app)
     demo.register(app)
     maintenance.register(app)

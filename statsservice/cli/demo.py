@@ -1,7 +1,8 @@
 """``flask stats_demo``: fill an empty hub with realistic demo data, so a fresh install shows a
 living dashboard. The data belongs to clearly named demo clients that never share upward: they
-are marked ``is_demo``, which the push leaves out, and share only with this hub's public face (so
-the map, which shows sharing clients by area of at least k of them, has something to show)."""
+are marked ``is_demo``; a day only they hold is released for this hub's public face and never
+pushed, and beside a real client's data theirs is left out (``storage.release.population``). The
+command releases the days it filled (``stats_release``), so the dashboard shows them at once."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from statsservice.cli.release import release_days, report
 from statsservice.demo.payloads import Generator
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.storage import clients as registry
+from statsservice.storage import release
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, upsert_records
 from statsservice.text import plural
@@ -98,17 +101,24 @@ def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -
         for client in registry.list_clients():
             if client.id in demo_ids:
                 removed += registry.delete_client(client.uuid)
-        click.echo(f"removed {plural(len(demo_ids), 'demo client')} and {plural(removed, 'record')}")
+        forgotten = release.forget_demo()
+        db.session.commit()
+        run = release_days()  # days real clients hold are released from their data alone
+        click.echo(
+            f"removed {plural(len(demo_ids), 'demo client')}, {plural(removed, 'record')} and "
+            f"{plural(forgotten, 'demo release')}; {report(run)}"
+        )
         return
     if not force and _other_clients_have_stats(demo_ids):
         raise click.ClickException(
             "this hub already has real stats; the demo is for an empty hub (use --force to add it anyway)"
         )
     stored = fill(analyses, days, seed=seed)
+    run = release_days()
     click.echo(
         f"stored {plural(stored, 'demo record')}: {plural(analyses, 'analysis', 'analyses')} x "
         f"{plural(days, 'day')} under {plural(min(analyses, len(DEMO_SITES)), 'client')} "
-        f"named '{DEMO_PREFIX} ...' (on this hub's dashboard, never pushed); "
+        f"named '{DEMO_PREFIX} ...' (on this hub's dashboard, never pushed); {report(run)}; "
         "remove them with: flask --app statsservice stats_demo --remove"
     )
 

@@ -26,7 +26,7 @@ from sqlalchemy import Select, func, select
 
 from statsservice.cli.options import DAY
 from statsservice.domain.export import DATE, FLOAT, INT, RECORD_COLUMNS, STRING, TABLES, Column
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.storage.models import Client, Stats

@@ -15,24 +15,32 @@ from flask.cli import with_appcontext
 
 from statsservice import clock, jsontext
 from statsservice.cli.options import DAY
+from statsservice.cli.release import ReleaseRun, echo_privacy, release_days
 from statsservice.domain.deidentify import aggregate_anr
-from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
-from statsservice.domain.federation.noise import DifferentialPrivacy, contributions
-from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES
+from statsservice.domain.federation.aggregates import (
+    FREE_TEXT_KEYS,
+    Outgoing,
+    Withheld,
+    last_final_day,
+    strip_labels,
+)
+from statsservice.domain.registry import TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.federation_http import RemoteHub
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job
 from statsservice.storage import federation as store
+from statsservice.storage import release as release_store
 from statsservice.text import plural
 from statsservice.web import community
 
 
 @dataclass
 class PushPlan:
-    """New releases of this run, and what was decided not to release."""
+    """Releases this run queues for the global hub, the days it leaves out, and what was released
+    before this run made its own (``run``)."""
 
+    run: ReleaseRun
     release: list[Outgoing] = field(default_factory=list)
     withheld: list[Withheld] = field(default_factory=list)
     already: int = 0
@@ -58,32 +66,45 @@ def _remote() -> RemoteHub:
     )
 
 
-def plan_push(date_from: date, date_to: date) -> PushPlan:
-    """The days of the window not released yet, each built once from the released cells."""
-    cfg = current_app.config
-    rules = ReleaseRules.from_config(cfg)
-    privacy = DifferentialPrivacy.from_config(cfg)
-    released = store.releases(date_from, date_to)
-    plan = PushPlan()
-    for stats_type in TYPE_NAMES:
-        for day in store.shared_days(stats_type, date_from, date_to):
-            if (stats_type, day) in released:
-                plan.already += 1
-                continue
-            label_type = stats_type if REGISTRY[stats_type].labelled else ""
-            counted = store.day_input(stats_type, day, label_type, rules.min_clients)
-            parts = None
-            if privacy is not None:
-                parts = contributions(stats_type, store.day_records(stats_type, day))
-            result = build(
-                counted,
-                rules,
-                strip=cfg["FEDERATION_STRIP_LABELS"],
-                privacy=privacy,
-                parts=parts,
-                max_weight=int(cfg["FEDERATION_MAX_WEIGHT"]),
+def _suppressed(row: release_store.PublicRelease) -> Counter:
+    return Counter({"k": row.suppressed_k, "dominance": row.suppressed_dominance})
+
+
+def plan_push(date_from: date, date_to: date, *, dry_run: bool = False) -> PushPlan:
+    """Release the due days (``stats_release``), then take the window's releases the outbox does
+    not hold: the push sends the very cells the public faces show. Demo releases never leave;
+    with ``FEDERATION_STRIP_LABELS`` labels are emptied and compliance (keyed by free text) stays."""
+    strip = current_app.config["FEDERATION_STRIP_LABELS"]
+    run = release_days(date_from if dry_run else None, date_to, dry_run=dry_run)
+    plan = PushPlan(run)
+    queued = store.releases(date_from, date_to)
+    found: dict[tuple[str, date], Outgoing | Withheld] = {}
+    for row in release_store.releases_of().values():
+        if not date_from <= row.date <= date_to or row.demo:
+            continue
+        if row.status == release_store.RELEASED and row.payload is not None:
+            found[(row.type, row.date)] = Outgoing(
+                row.type, row.date, row.analyses, row.payload, _suppressed(row)
             )
-            (plan.withheld if isinstance(result, Withheld) else plan.release).append(result)
+        elif row.status == release_store.WITHHELD:
+            found[(row.type, row.date)] = Withheld(
+                row.type, row.date, row.analyses, row.organisations, row.reason, _suppressed(row)
+            )
+    for made in run.made:  # a dry run stored nothing: its plans stand for the releases
+        if not made.demo and date_from <= made.result.date <= date_to:
+            found[(made.result.type, made.result.date)] = made.result
+    for (stats_type, day), item in sorted(found.items(), key=lambda pair: (pair[0][1], pair[0][0])):
+        if isinstance(item, Withheld):
+            plan.withheld.append(item)
+        elif (stats_type, day) in queued:
+            plan.already += 1
+        elif strip and stats_type in FREE_TEXT_KEYS:
+            plan.withheld.append(
+                Withheld(stats_type, day, item.analyses, 0, "keyed by free text (labels stripped)")
+            )
+        else:
+            payload = strip_labels(item.payload) if strip else item.payload
+            plan.release.append(Outgoing(stats_type, day, item.analyses, payload, item.suppressed))
     return plan
 
 
@@ -133,11 +154,15 @@ def _withdraw(day: date) -> None:
             failed.append(stats_type)
             continue
         store.mark_withdrawn(stats_type, day)
+        release_store.withdraw(day, [stats_type])  # both faces release the same cells
         db.session.commit()
     record_job("push", not failed)
     if failed:
         raise click.ClickException(f"could not withdraw {day} ({', '.join(failed)}): run it again")
-    click.echo(f"withdrawn {day}: every type deleted on the global hub, never sent again")
+    click.echo(
+        f"withdrawn {day}: every type deleted on the global hub and taken from the public faces, "
+        "never released again"
+    )
 
 
 @command("stats_push")
@@ -164,18 +189,12 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
     day_from = date_from.date() if date_from else day_to - timedelta(days=cfg["FEDERATION_WINDOW_DAYS"])
     if day_from > day_to:
         raise click.ClickException(f"--date-from is after --date-to (days up to {final} are final)")
-    plan = plan_push(day_from, day_to)
+    plan = plan_push(day_from, day_to, dry_run=dry_run)
+    echo_privacy(plan.run)
     for item in plan.withheld:
         click.echo(f"withheld {item.type} {item.date}: {item.reason}")
     suppressed = plan.suppressed
     counts = f"suppressed_k {suppressed['k']}, suppressed_dominance {suppressed['dominance']}"
-    privacy = DifferentialPrivacy.from_config(cfg)
-    if privacy is not None and plan.release:
-        click.echo(
-            f"differential privacy: ε {privacy.epsilon:g} per (type, day) release, "
-            f"{len(plan.release)} releases: ε {privacy.epsilon * len(plan.release):g} spent by this run "
-            "(basic composition; docs/PRIVACY.md)"
-        )
     if dry_run:
         for item in plan.release:
             click.echo(json.dumps(item.payload, sort_keys=True, ensure_ascii=False))

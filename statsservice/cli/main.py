@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask.cli import FlaskGroup
 
-from statsservice import create_app
+from statsservice.app import create_app
 
 cli = FlaskGroup(
     name="statsservice",

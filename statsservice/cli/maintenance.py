@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from statsservice import clock
 from statsservice.domain.dates import months_before
+from statsservice.domain.registry import TYPE_NAMES
 from statsservice.domain.retention import duplicates
-from statsservice.domain.stats_types import TYPE_NAMES
 from statsservice.extensions import db
 from statsservice.observability.cli import command
 from statsservice.observability.metrics import record_job

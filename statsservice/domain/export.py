@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.stats_types.compliance import category_key
 from statsservice.domain.stats_types.fields import labels_of
 from statsservice.domain.stats_types.risk import KINDS, LEVELS, STATES

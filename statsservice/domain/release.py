@@ -58,3 +58,42 @@ def majority_label(votes: Iterable[dict[str, str]], needed: int) -> dict[str, st
     # most votes first; ties broken by the text itself so every run picks the same labels
     best, count = min(counted.items(), key=lambda item: (-item[1], item[0]))
     return dict(best) if count >= needed else {}
+
+
+#: public counts are rounded down to a multiple of this up to 100, to two significant figures above
+COUNT_STEP = 5
+
+
+def coarsen(count: float, k: int) -> int | None:
+    """A count as a public face shows it (docs/PRIVACY.md): 0 for nothing, None below ``k`` (shown
+    as "fewer than k"), else rounded down — to a multiple of ``COUNT_STEP`` up to 100, to two
+    significant figures above — and never below ``k``: one organisation's analyses, or the
+    organisation itself, cannot be read off two counts a release apart."""
+    value = int(count)
+    if value <= 0:
+        return 0
+    if value < k:
+        return None
+    step = COUNT_STEP if value < 100 else 10 ** (len(str(value)) - 2)
+    return max(k, value - value % step)
+
+
+def coarsen_weights(data: Any, k: int) -> Any:
+    """A processor's answer with every point's weight ``n`` coarsened (``coarsen``)."""
+    if isinstance(data, list):
+        return [coarsen_weights(item, k) for item in data]
+    if isinstance(data, dict):
+        return {
+            key: (
+                coarsen(value, k)
+                if key == "n" and isinstance(value, int | float)
+                else coarsen_weights(value, k)
+            )
+            for key, value in data.items()
+        }
+    return data
+
+
+def area_of(latitude: float, longitude: float, decimals: int) -> tuple[float, float]:
+    """The map area of a position: coordinates rounded to ``decimals`` (0.1° is about 11 km)."""
+    return round(latitude, decimals), round(longitude, decimals)

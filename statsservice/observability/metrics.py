@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.exc import SQLAlchemyError
 
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import TYPE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,6 @@ UPLOADED = Counter(
     ["result"],
 )
 
-READS = Counter(
-    "statsservice_read_replica_reads",
-    "Read-only requests when a read replica is configured, by the database that served them and why "
-    "(replica/ok; primary/down, lagging, or error: the read failed on the replica and ran again).",
-    ["database", "reason"],
-)
-
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -64,11 +57,6 @@ def record_upload(accepted: int, refused: int) -> None:
         UPLOADED.labels("accepted").inc(accepted)
     if refused:
         UPLOADED.labels("refused").inc(refused)
-
-
-def record_read(database: str, reason: str) -> None:
-    """Count one read-only request served with a replica configured (``storage.replica``)."""
-    READS.labels(database, reason).inc()
 
 
 def record_job(name: str, ok: bool) -> None:

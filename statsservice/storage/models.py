@@ -209,12 +209,14 @@ class JobStatus(db.Model):
 
 
 class RollupDay(db.Model):
-    """``client_day`` summed over every client of a day: what whole-hub processed queries read.
+    """The public day sums: what every whole-hub answer and public face reads (SPEC §7).
 
-    One row per (key, day, local clients or not); ``clients`` is the number of organisations
-    behind the key that day and ``top`` the largest share one of them holds of any of ``s1..s3``
-    (the release rules). Recomputed from ``client_day`` for the keys an upload or a delete touched,
-    in the same transaction: no read ever writes.
+    One row per (key, day, ``local``). ``local`` rows are this hub's public releases
+    (``PublicRelease``), written once when the day is released, exploded from the release's
+    payload. Other rows are the aggregates other hubs released (a global hub's hub clients),
+    ``client_day`` summed over those hubs at their upload: they were released by their hub.
+    ``clients`` is the number of organisations (hubs) behind the row and ``top`` the largest share
+    one of them holds (0 for a release: its cells passed the rules when it was made).
     """
 
     __tablename__ = "rollup_day"
@@ -231,3 +233,69 @@ class RollupDay(db.Model):
     clients: Mapped[int] = mapped_column(Integer)
     #: the largest share one organisation holds of any of ``s1..s3`` (dominance rule)
     top: Mapped[float] = mapped_column(Float)
+
+
+class PublicRelease(db.Model):
+    """This hub's release of one (type, day): made once, when the day is
+    ``FEDERATION_DELAY_DAYS`` old, from the sharing organisations' data (SPEC §7).
+
+    ``payload`` is the aggregate record exactly as the push sends it (``stats_push`` copies it to
+    the outbox); the public faces read its sums (``rollup_day`` rows with ``local``), its labels
+    (``public_label``) and its map areas (``public_area_day``). Nothing public is computed from
+    live data, so later uploads, deletions and opt-outs change nothing of a released day.
+
+    ``status``: ``released``; ``withheld`` (too few organisations: looked at again while the day
+    is within ``FEDERATION_WINDOW_DAYS``); ``withdrawn`` by an operator (never released again).
+    ``demo``: made of demo clients only (shown on this hub, never pushed). ``summed``: its sums
+    are in ``rollup_day`` (a release carried over from the outbox by migration 0012 is summed by
+    the next ``stats_release``).
+    """
+
+    __tablename__ = "public_release"
+    __table_args__ = (UniqueConstraint("type", "date", name="uq_public_release_type_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    organisations: Mapped[int] = mapped_column(Integer, default=0)
+    analyses: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[object | None] = mapped_column(JSONType, nullable=True)
+    digest: Mapped[str] = mapped_column(String(64), default="")
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    summed: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    #: cells left out by k and by dominance (the push reports them)
+    suppressed_k: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed_dominance: Mapped[int] = mapped_column(Integer, default=0)
+    released_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PublicLabel(db.Model):
+    """The labels a release carried for a knowledge-base item (the ones at least k organisations
+    use): what public answers name objects with. The newest release wins."""
+
+    __tablename__ = "public_label"
+
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    labels: Mapped[object] = mapped_column(JSONType)
+    date: Mapped[date] = mapped_column(Date)
+
+
+class PublicAreaDay(db.Model):
+    """The map's release: per area (coordinates rounded to 0.1°) of at least k organisations and
+    per day, the cells of its organisations that pass the release rules, fixed with the day's
+    release. The map sums these over its window: never live data, never a suppressed day."""
+
+    __tablename__ = "public_area_day"
+    __table_args__ = (Index("ix_public_area_day_date", "date"),)
+
+    key_id: Mapped[int] = mapped_column(ForeignKey("rollup_key.id"), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    latitude: Mapped[float] = mapped_column(Float, primary_key=True)
+    longitude: Mapped[float] = mapped_column(Float, primary_key=True)
+    n: Mapped[float] = mapped_column(Float)
+    s1: Mapped[float] = mapped_column(Float)
+    s2: Mapped[float] = mapped_column(Float)
+    s3: Mapped[float] = mapped_column(Float)

@@ -1,8 +1,9 @@
 """Processed queries: sums per period bucket and key, weighted by ``n``, in one result shape
 (``domain.processors.Aggregate``) from two sources:
 
-- the whole hub (no client, no analyses selected) reads ``rollup_day``, the per-day sums over
-  every client kept at upload, so a year costs 365 rows per key whatever the number of analyses;
+- the whole hub (no client, no analyses selected) reads ``rollup_day``, the public day sums: this
+  hub's fixed releases and the aggregates other hubs released (``storage.release``), never live
+  data; a year costs 365 rows per key whatever the number of analyses;
 - a selection of analyses (at most a few thousand records) explodes the selected records
   themselves (``domain.sums``): nothing per record is stored twice.
 
@@ -17,22 +18,20 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Select, and_, case, cast, column, func, select, text
+from sqlalchemy import Date, DateTime, Integer, Select, and_, cast, column, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from statsservice.domain.processors import Aggregate, Cell, Plan, check_period, get_processor
-from statsservice.domain.release import ReleaseRules, majority_label
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.processors import Aggregate, Cell, Plan, check_period
+from statsservice.domain.registry import REGISTRY, get_processor
+from statsservice.domain.release import majority_label
 from statsservice.domain.stats_types.sql import EXPLODED, JsonSql
 from statsservice.domain.sums import selection_cells
 from statsservice.extensions import db
-from statsservice.storage.models import Client, ClientLabel, RollupDay, RollupKey, Stats
+from statsservice.storage.models import ClientLabel, RollupDay, RollupKey, Stats
+from statsservice.storage.release import public_labels
 from statsservice.storage.stats import StatsFilter
 from statsservice.storage.stats import _apply as apply_filter
 from statsservice.storage.sums import chunks
-
-#: organisations counted for a row of a hub client (an aggregate another hub already released)
-RELEASED = 10**9
 
 
 def run_processor(
@@ -42,12 +41,11 @@ def run_processor(
     params: dict | None = None,
     selection: StatsFilter,
     period: str = "day",
-    rules: ReleaseRules | None = None,
 ) -> Any:
     """Run processor ``name`` over ``selection`` (its ``type`` is the processor's).
 
-    ``rules``: for a whole-hub selection, the release rules every cell must pass (public routes,
-    a user's answer without ``anrs``); cells that fail are absent, labels are the majority's.
+    A selection without client and analyses is the whole hub: only released data (public
+    routes, a user's answer without ``anrs``), with the released labels.
 
     Raises ``ProcessorError`` for an unknown processor, one that does not fit ``stats_type``,
     bad ``params`` or an unknown ``period``.
@@ -57,14 +55,18 @@ def run_processor(
     bucket_period = check_period(period) if processor.series else None
     selection = replace(selection, type=processor.type)
     plan = processor.plan(options)
-    if selection.anrs or selection.client_id is not None:
-        cells, weights = _from_records(selection, bucket_period, plan)
+    whole_hub = not selection.anrs and selection.client_id is None
+    if whole_hub:
+        cells, weights = _from_days(selection, bucket_period, plan)
     else:
-        cells, weights = _from_days(selection, bucket_period, plan, rules)
+        cells, weights = _from_records(selection, bucket_period, plan)
     labels: dict[str, dict[str, str]] = {}
     if processor.label_type:
-        needed = rules.min_clients if rules else 1
-        labels = labels_for(processor.label_type, processor.label_keys(cells), selection.client_id, needed)
+        keys = processor.label_keys(cells)
+        if whole_hub:
+            labels = public_labels(processor.label_type, keys)
+        else:
+            labels = labels_for(processor.label_type, keys, selection.client_id)
     return processor.shape(Aggregate(cells=cells, weights=weights, labels=labels), options)
 
 
@@ -122,22 +124,10 @@ def _record_key() -> ColumnElement:
     return and_(k.k1 == "", k.k2 == "", k.k3 == "", k.k4 == "")
 
 
-def _released(rules: ReleaseRules) -> list[ColumnElement]:
-    """WHERE clauses on per-day cells: only the days of a cell that pass the rules are summed, so a
-    period cell (a week, a month, a window) is the sum of released day cells and no day can be read
-    off it by subtracting the others; a day that fails takes nothing else with it. Rows of hub
-    clients hold aggregates already released by their hub."""
-    d = RollupDay
-    return [
-        case((d.local.is_(True), d.clients), else_=RELEASED) >= rules.min_clients,
-        d.n >= rules.min_analyses,
-        case((d.local.is_(True), d.top), else_=0.0) <= rules.top_limit,
-    ]
-
-
-def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRules | None = None) -> Sums:
-    """Whole-hub sums from ``rollup_day``, only of released cells when ``rules`` are given (the
-    rules filter element rows; the records' weights are the whole hub's)."""
+def _from_days(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
+    """Whole-hub sums from ``rollup_day``: released day cells only, so a period cell (a week, a
+    month, a window) is the sum of released days and no day can be read off it by subtracting the
+    others; a day that was not released takes nothing else with it."""
     d, k = RollupDay, RollupKey
     scope = []
     if f.date_from:
@@ -146,7 +136,6 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
         scope.append(d.date <= f.date_to)
     if f.local_only:
         scope.append(d.local.is_(True))
-    released = _released(rules) if rules is not None else []
     # summed per integer key; the four strings of the type's few keys are read on their own and
     # shared by the cells: no string decoded per row (a year of threats at L is 15,330 rows)
     wanted = select(k.id).where(k.type == f.type, ~_record_key(), *_matching(plan, k))
@@ -163,9 +152,7 @@ def _from_days(f: StatsFilter, period: str | None, plan: Plan, rules: ReleaseRul
         )
     }
     with planner(PG_SERIES_SETTINGS if period is not None else ()):
-        rows = connection.execute(
-            select(*columns).where(d.key_id.in_(wanted), *scope, *released).group_by(*group)
-        ).all()
+        rows = connection.execute(select(*columns).where(d.key_id.in_(wanted), *scope).group_by(*group)).all()
     if period is None:
         rows = [(None, *row) for row in rows]
     cells = [
@@ -258,33 +245,22 @@ def _weights(query: Select, period: str | None) -> dict[date | None, float]:
 
 
 def labels_for(
-    label_type: str,
-    keys: Iterable[str],
-    client_id: int | None = None,
-    needed: int = 1,
-    *,
-    voters: Sequence[ColumnElement] = (),
+    label_type: str, keys: Iterable[str], client_id: int | None = None
 ) -> dict[str, dict[str, str]]:
-    """Labels of ``keys``: one client's own (``client_id``), or else those most clients use,
-    kept only when at least ``needed`` clients use them (a hub client's vote counts as released).
-    ``voters``: conditions on ``Client`` that a voting client must meet (a push passes the ones
-    its values come from)."""
+    """Labels of a selection's ``keys``: one client's own (``client_id``), or else (an admin's
+    selection across clients) those most of the selected data's clients use."""
     votes: dict[str, list[dict[str, str]]] = {}
     for chunk in chunks(sorted(keys)):
-        query = (
-            select(ClientLabel.key, ClientLabel.labels, Client.local)
-            .join(Client, Client.id == ClientLabel.client_id)
-            .where(ClientLabel.type == label_type, ClientLabel.key.in_(chunk))
+        query = select(ClientLabel.key, ClientLabel.labels).where(
+            ClientLabel.type == label_type, ClientLabel.key.in_(chunk)
         )
         if client_id is not None:
             query = query.where(ClientLabel.client_id == client_id)
-        if voters:
-            query = query.where(*voters)
-        for key, labels, local in db.session.execute(query):
-            votes.setdefault(key, []).extend([labels] * (1 if local else max(1, needed)))
+        for key, labels in db.session.execute(query):
+            votes.setdefault(key, []).append(labels)
     if client_id is not None:
         return {key: found[0] for key, found in votes.items()}
-    return {key: label for key, found in votes.items() if (label := majority_label(found, needed))}
+    return {key: label for key, found in votes.items() if (label := majority_label(found, 1))}
 
 
 __all__ = ["bucket", "labels_for", "run_processor"]

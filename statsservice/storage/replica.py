@@ -27,16 +27,30 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, g, has_app_context
+from prometheus_client import Counter
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from statsservice.extensions import ENGINE_OPTIONS, READ_ENGINE, db
-from statsservice.observability.metrics import record_read
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "statsservice.read_replica"
+
+#: here rather than in ``observability.metrics``, which reads storage: no import circle
+READS = Counter(
+    "statsservice_read_replica_reads",
+    "Read-only requests when a read replica is configured, by the database that served them and why "
+    "(replica/ok; primary/down, lagging, or error: the read failed on the replica and ran again).",
+    ["database", "reason"],
+)
+
+
+def record_read(database: str, reason: str) -> None:
+    """Count one read-only request served with a replica configured."""
+    READS.labels(database, reason).inc()
+
 
 #: the replica's state in one round trip: in recovery (a standby), a WAL receiver running, every
 #: received WAL record replayed, and seconds since the last replayed transaction committed on the

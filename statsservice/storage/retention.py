@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 
 from statsservice.domain.retention import Snapshot, digest
 from statsservice.extensions import db
-from statsservice.storage import partitions, sums
+from statsservice.storage import partitions, release, sums
 from statsservice.storage.models import Client, ClientLabel, Stats
 
 DELETE_CHUNK = 500
@@ -24,12 +24,14 @@ def count_before(cutoff: date) -> int:
 def purge_before(cutoff: date) -> int:
     """Delete every record dated before ``cutoff``; the caller commits (one transaction).
 
-    The federation outbox of those days stays: a day is released once, whatever happens to its
-    records (the global hub's retention is its own). Labels go with the last record of their
-    client and type: nobody's free text outlives their data. On PostgreSQL the months wholly
-    before ``cutoff`` go as whole partitions (``storage.partitions``), the rest row by row.
+    Their public releases go too; the federation outbox of those days stays: a day is released
+    once, whatever happens to its records (the global hub's retention is its own). Labels go with
+    the last record of their client and type: nobody's free text outlives their data. On
+    PostgreSQL the months wholly before ``cutoff`` go as whole partitions (``storage.partitions``),
+    the rest row by row.
     """
     sums.forget_before(cutoff)
+    release.forget_before(cutoff)
     removed = partitions.drop_before(cutoff)
     removed += db.session.execute(delete(Stats).where(Stats.date < cutoff)).rowcount
     forget_orphan_labels()

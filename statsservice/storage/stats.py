@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, Text, cast, func, select
 
 from statsservice.clock import utcnow
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
 from statsservice.storage import partitions, replica, sums
@@ -107,9 +107,9 @@ def _keep_sums(
     """Bring the client's sums up to date after an upload: (type, day) pairs where a record was
     replaced are recomputed from the records (``sums.resync``: a replaced record's old
     contribution is gone with it); elsewhere the new records' sums are added (``sums.add``).
-    The days are locked first, so a concurrent upload of the same client's day never sums records
-    this one has not committed yet."""
-    sums.lock_days({day for _anr, _t, day in latest})
+    The client's days are locked first, so a concurrent upload of the same client's day never
+    sums records this one has not committed yet (other clients' uploads do not wait)."""
+    sums.lock_days({day for _anr, _t, day in latest}, client_id)
     by_key = {(s.anr, s.type, s.date): s.id for s in stored}
     fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
     sums.resync(client_id, replaced, [row for row in fresh if (row[1], row[2]) in replaced])

@@ -1,6 +1,9 @@
 """The per-day sums, kept at write time in the writer's transaction: ``client_day`` (one client's
-records of a day summed per key) and ``rollup_day`` (those summed over every client, with the
-organisations behind each key and the largest share). No read ever writes.
+records of a day summed per key) and, for the aggregates other hubs released (a global hub's hub
+clients), ``rollup_day`` (those summed over the hubs, with the hubs behind each key). This hub's
+own clients reach ``rollup_day`` only through a release (``storage.release``): an upload of a
+Front Office writes its own ``client_day`` rows and nothing shared, so uploads of one day by
+different clients never wait on each other. No read ever writes.
 
 Every write of ``stats`` goes through here: ``store`` after an upload, ``delete_records`` for any
 delete, ``forget_before`` for a purge by age.
@@ -15,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import RECORDS, Key, Sums, record_sums
 from statsservice.extensions import db
 from statsservice.storage.cells import key_sums
@@ -25,6 +28,9 @@ from statsservice.storage.models import Client, ClientDay, RollupDay, RollupKey,
 CHUNK = 500
 #: first half of the advisory-lock key that serialises the recompute of one day (PostgreSQL)
 LOCK_CLASS = 0x524F4C4C  # "ROLL"
+#: top byte of the single-key advisory lock of one client's day (the two-key form above is another
+#: key space): the client's uploads and deletes of a day take turns, other clients do not wait
+CLIENT_LOCK_CLASS = 0x43
 
 DayKey = tuple[str, date]  # (type, day)
 
@@ -106,7 +112,8 @@ def store(client_id: int, days: dict[DayKey, Sums]) -> None:
             touched.update((d, k) for d, k in gone)
     if rows:
         db.session.execute(insert(cd), rows)
-    recompute(touched)
+    if is_hub(client_id):
+        recompute(touched)
 
 
 def add(client_id: int, days: dict[DayKey, Sums]) -> None:
@@ -125,11 +132,20 @@ def add(client_id: int, days: dict[DayKey, Sums]) -> None:
         },
     )
     db.session.execute(statement, rows)
-    recompute(touched, prune=False)  # sums only grew: no key can have vanished
+    if is_hub(client_id):
+        recompute(touched, prune=False)  # sums only grew: no key can have vanished
+
+
+def is_hub(client_id: int) -> bool:
+    """Whether a client is another hub (its records are aggregates its hub released): read from
+    the session's identity map, where the request's authentication left the client."""
+    client = db.session.get(Client, client_id)
+    return client is not None and not client.local
 
 
 def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
-    """Bring the ``rollup_day`` rows of some (day, key) pairs up to date from ``client_day``.
+    """Bring the hub-aggregate ``rollup_day`` rows of some (day, key) pairs up to date from the
+    hub clients' ``client_day`` rows.
 
     Rows are updated in place (``INSERT ... ON CONFLICT DO UPDATE``); with ``prune`` (some
     ``client_day`` rows were deleted) those whose key no client holds any more are deleted too.
@@ -150,7 +166,8 @@ def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
     lock_days(by_day)
     for day in sorted(by_day):
         for part in chunks(sorted(by_day[day])):
-            sums = key_sums([cd.date, Client.local], [cd.date == day, cd.key_id.in_(part)], by_id=True)
+            where = [cd.date == day, cd.key_id.in_(part), Client.local.is_(False)]
+            sums = key_sums([cd.date, Client.local], where, by_id=True)
             upsert = dialect_insert()(d).from_select(target, sums.where(true()))  # WHERE: SQLite's parser
             upsert = upsert.on_conflict_do_update(
                 index_elements=[d.key_id, d.date, d.local],
@@ -160,19 +177,28 @@ def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
                 db.session.execute(upsert)
                 continue
             kept = set(db.session.execute(upsert.returning(d.key_id, d.local)).all())
-            held = db.session.execute(select(d.key_id, d.local).where(d.date == day, d.key_id.in_(part)))
+            held = db.session.execute(
+                select(d.key_id, d.local).where(d.date == day, d.key_id.in_(part), d.local.is_(False))
+            )
             for key_id, local in set(held.all()) - kept:
                 db.session.execute(delete(d).where(d.date == day, d.key_id == key_id, d.local.is_(local)))
 
 
-def lock_days(days: Iterable[date]) -> None:
-    """Take the PostgreSQL advisory lock of each day, in date order, until the transaction ends:
-    writers of one day take turns where ``rollup_day`` is recomputed, and one order for everyone
-    means no deadlock (a lock already held is taken again at no cost)."""
+def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
+    """Take a PostgreSQL advisory lock per day, in date order, until the transaction ends (one
+    order for everyone means no deadlock; a lock already held is taken again at no cost).
+
+    With ``client_id``: the lock of that client's days, so its own uploads and deletes of a day
+    take turns (the second sums what the first committed) while other clients go on. Without:
+    the day's lock for every writer, where the hub aggregates' ``rollup_day`` is recomputed."""
     if db.session.get_bind().dialect.name != "postgresql":
         return  # SQLite has a single writer
     for day in sorted(set(days)):
-        db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
+        if client_id is None:
+            db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
+        else:
+            key = (CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal()
+            db.session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:
@@ -213,12 +239,15 @@ def delete_records(*where: ColumnElement) -> int:
     per_client: dict[int, list[DayKey]] = {}
     for client_id, t, day in affected:
         per_client.setdefault(client_id, []).append((t, day))
+    for client_id, pairs in sorted(per_client.items()):  # every client's lock before any day's lock
+        lock_days({day for _t, day in pairs}, client_id)
     for client_id, pairs in sorted(per_client.items()):
         resync(client_id, pairs)
     return removed
 
 
 def forget_before(cutoff: date) -> None:
-    """Drop the sums of every day before ``cutoff`` (a purge deletes all of those days' records)."""
+    """Drop the sums of every day before ``cutoff`` (a purge deletes all of those days' records;
+    their public releases go with them, ``storage.release.forget_before``)."""
     db.session.execute(delete(ClientDay).where(ClientDay.date < cutoff))
     db.session.execute(delete(RollupDay).where(RollupDay.date < cutoff))

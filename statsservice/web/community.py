@@ -16,7 +16,8 @@ from datetime import date
 from typing import Any
 
 from statsservice.domain.dates import period_start
-from statsservice.domain.processors import Aggregate, Cell, get_processor
+from statsservice.domain.processors import Aggregate, Cell
+from statsservice.domain.registry import get_processor
 from statsservice.domain.stats_types.compliance import category_key
 
 #: the period every series is pulled at: any window and any period can be rebuilt from days

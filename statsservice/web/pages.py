@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
-from statsservice import __version__, clock
+from statsservice import clock
 from statsservice.errors import error_response
-from statsservice.storage import dashboard
+from statsservice.storage import dashboard, release
+from statsservice.version import __version__
 from statsservice.web import community, i18n, public, schemas
 
 bp = Blueprint(
@@ -58,6 +59,9 @@ def js_strings() -> dict[str, str]:
         "asOf": _("as of"),
         "areaOnMap": _("area on the map"),
         "areasOnMap": _("areas on the map"),
+        "atLeastInArea": _("at least %(k)s organisations in it"),
+        "atLeastInEachArea": _("at least %(k)s organisations in each"),
+        "fewerThan": _("fewer than %(k)s"),
         "window": _("Window"),
         "hubName": _("Hub"),
         "generatedAt": _("Generated on"),
@@ -177,7 +181,7 @@ def render(
 ) -> str:
     """Render a page; ``needs`` names the stats type whose absence shows the empty state."""
     if has_data is None:
-        has_data = dashboard.has_records(needs) if needs else True
+        has_data = release.has_released(needs) if needs else True
     return render_template(
         f"dashboard/{template}",
         pages=PAGES,

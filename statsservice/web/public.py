@@ -9,10 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from statsservice import __version__
+from statsservice.domain.release import coarsen, coarsen_weights
 from statsservice.errors import ApiError
 from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
+from statsservice.version import __version__
 from statsservice.web import community, schemas, series
 
 bp = Blueprint("public_stats", __name__)
@@ -45,9 +46,9 @@ for _kind in series.KINDS:
 
 @bp.get("/stats/map.json")
 def map_json() -> Response:
-    """Clients with coordinates, each with its top threat and vulnerability (no name, no uuid)."""
+    """Areas of at least k organisations, each with its top released threat and vulnerability."""
     params = schemas.WindowQuery().load_args(request.args)
-    data = series.markers(params, local_only=params["local_stats_only"])
+    data = series.markers(params)
     return cached_json(schemas.MapSchema().dump(data))
 
 
@@ -83,24 +84,29 @@ def community_json() -> Response:
         "days": days,
         "analyses": analyses,
         "fetched_at": row.fetched_at,
-        "data": data,
+        "data": coarsen_weights(data, series.min_clients()),  # as the local chart beside it
     }
     return cached_json(schemas.CommunitySchema().dump(answer))
 
 
 def about_data() -> dict[str, Any]:
+    """The hub and its released data, every count coarsened (docs/PRIVACY.md)."""
     summary = dashboard.summary()
+    k = series.min_clients()
+    count = series.public_count
     return {
         "name": current_app.config.get("INSTANCE_NAME", "statsservice"),
         "version": __version__,
         "mode": current_app.config["MODE"],
         "counts": {
-            "clients": summary.clients,
-            "organisations": summary.organisations,
-            "analyses": summary.analyses,
-            "records": summary.records,
-            "by_type": summary.by_type,
+            "clients": coarsen(summary.clients, k),
+            "organisations": count(summary.organisations, summary.hubs, k),
+            "analyses": count(summary.analyses, summary.hub_analyses, k),
+            "records": count(summary.records, summary.hub_records, k),
+            "by_type": {t: count(own, theirs, k) for t, (own, theirs) in summary.by_type.items()},
         },
+        "min_organisations": k,
+        "release_delay_days": current_app.config["FEDERATION_DELAY_DAYS"],
         "first_date": summary.first_date,
         "last_date": summary.last_date,
         "community_series": sorted(dashboard.community_processors()),

@@ -109,9 +109,18 @@ class SeriesSchema(ma.Schema):
     date_to = ma.fields.Date(allow_none=True)
     local_stats_only = Flag(required=True)
     organisations = ma.fields.Integer(
-        metadata={"description": "distinct organisations behind the selection (on a global hub: hubs)"}
+        allow_none=True,
+        metadata={
+            "description": "the most organisations behind one released day of the window, "
+            "rounded down to a multiple of 5 (two significant figures above 100), null below k (on a global hub: the hubs)"
+        },
     )
-    analyses = ma.fields.Integer(metadata={"description": "analyses behind the selection"})
+    analyses = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the most analyses behind one released day of the window, rounded down to a multiple of 5 (two significant figures above 100), null below k"
+        },
+    )
     data = ma.fields.Raw(required=True, allow_none=True)
 
 
@@ -140,7 +149,7 @@ class TopItemSchema(ma.Schema):
 
 
 class MarkerSchema(ma.Schema):
-    """A client on the map: rounded coordinates and what stands out, never who it is."""
+    """An area on the map: rounded coordinates and what stands out, never who or how many."""
 
     latitude = ma.fields.Float(required=True)
     longitude = ma.fields.Float(required=True)
@@ -151,22 +160,37 @@ class MarkerSchema(ma.Schema):
 class MapSchema(ma.Schema):
     metric = ma.fields.String(required=True, metadata={"description": "what ranks the top items"})
     markers = ma.fields.List(ma.fields.Nested(MarkerSchema), required=True)
-    organisations = ma.fields.Integer(
-        metadata={"description": "organisations in the areas on the map (each area has at least k)"}
+    min_organisations = ma.fields.Integer(
+        required=True,
+        metadata={"description": "k: every area on the map has at least this many organisations"},
     )
     date_from = ma.fields.Date(allow_none=True)
     date_to = ma.fields.Date(allow_none=True)
 
 
 class CountsSchema(ma.Schema):
-    clients = ma.fields.Integer(required=True)
+    """Counts of released data only, each rounded down to a multiple of 5 (two significant figures above 100), null below k."""
+
+    clients = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "registered clients"}
+    )
     organisations = ma.fields.Integer(
         required=True,
-        metadata={"description": "clients with records (on a global hub: the hubs behind the aggregates)"},
+        allow_none=True,
+        metadata={
+            "description": "the most organisations behind one released day (on a global hub: the hubs "
+            "behind the aggregates)"
+        },
     )
-    analyses = ma.fields.Integer(required=True)
-    records = ma.fields.Integer(required=True)
-    by_type = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    analyses = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the most analyses behind one released day"}
+    )
+    records = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "records behind the released days"}
+    )
+    by_type = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True), required=True
+    )
 
 
 class AboutSchema(ma.Schema):
@@ -174,6 +198,12 @@ class AboutSchema(ma.Schema):
     version = ma.fields.String(required=True)
     mode = ma.fields.String(required=True)
     counts = ma.fields.Nested(CountsSchema, required=True)
+    min_organisations = ma.fields.Integer(
+        required=True, metadata={"description": "k, below which counts are not shown"}
+    )
+    release_delay_days = ma.fields.Integer(
+        required=True, metadata={"description": "a day is public once this many days old"}
+    )
     first_date = ma.fields.Date(allow_none=True)
     last_date = ma.fields.Date(allow_none=True)
     community_series = ma.fields.List(ma.fields.String(), required=True)

@@ -1,9 +1,9 @@
-"""What the public JSON routes compute: a selection of records turned into chart data by the same
-processors as ``/api/v1/stats/processed/`` (no aggregation of its own here)."""
+"""What the public JSON routes compute: released days turned into chart data by the same
+processors as ``/api/v1/stats/processed/`` (no aggregation of its own here). Every figure comes
+from fixed releases (``storage.release``), every count is coarsened."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,10 +13,10 @@ from flask import current_app
 from statsservice import clock
 from statsservice.domain.processors import ProcessorError
 from statsservice.domain.processors.objects import EMPTY_LABELS
-from statsservice.domain.release import ReleaseRules
+from statsservice.domain.release import ReleaseRules, coarsen, coarsen_weights
 from statsservice.errors import ApiError
-from statsservice.storage import dashboard
-from statsservice.storage.processed import labels_for, run_processor
+from statsservice.storage import release
+from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import StatsFilter
 
 
@@ -59,18 +59,34 @@ def chosen_window(params: dict[str, Any]) -> tuple[date, date]:
     return window(params.get("days", 365))
 
 
-def with_coverage(result: dict[str, Any], stats_type: str, selection: StatsFilter) -> dict[str, Any]:
-    """Add the organisations and analyses behind a chart (what a reader needs to weigh it)."""
-    organisations, analyses = dashboard.coverage(
-        StatsFilter(
-            type=stats_type,
-            client_id=selection.client_id,
-            date_from=selection.date_from,
-            date_to=selection.date_to,
-            local_only=selection.local_only,
-        )
+def public_count(own: float, released: float, k: int) -> int | None:
+    """A count as a public face shows it: this hub's part coarsened (``coarsen``), plus what other
+    hubs released (a global hub's hubs and the analyses behind their aggregates: released values,
+    counted as they are)."""
+    mine = coarsen(own, k)
+    return int(released) + (mine or 0) if released else mine
+
+
+def public_counts(found: release.Coverage, k: int) -> tuple[int | None, int | None]:
+    """(organisations, analyses) behind a window: the most behind one released day of this hub,
+    coarsened; on a global hub, the hubs and the analyses behind their aggregates."""
+    return public_count(found.organisations, found.hubs, k), public_count(
+        found.analyses, found.hub_analyses, k
     )
+
+
+def with_coverage(result: dict[str, Any], stats_type: str, selection: StatsFilter) -> dict[str, Any]:
+    """Add the organisations and analyses behind a chart (what a reader needs to weigh it), from
+    the released days of its window only."""
+    found = release.coverage(
+        stats_type, selection.date_from, selection.date_to, local_only=selection.local_only
+    )
+    organisations, analyses = public_counts(found, min_clients())
     return {**result, "organisations": organisations, "analyses": analyses}
+
+
+def min_clients() -> int:
+    return ReleaseRules.from_config(current_app.config).min_clients
 
 
 def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +95,7 @@ def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("processor") or kind.processor
     local_only = bool(params.get("local_stats_only"))
     if params.get("last_stats"):
-        newest = dashboard.latest_date(kind.type, local_only=local_only)
+        newest = release.latest_day(kind.type, local_only=local_only)
         date_from = date_to = newest or clock.today()
     else:
         date_from, date_to = chosen_window(params)
@@ -102,62 +118,46 @@ def compute(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
 def run_named(
     name: str, stats_type: str, selection: StatsFilter, period: str, params: dict[str, Any] | None = None
 ) -> Any:
-    """Run a processor; its ``ProcessorError`` becomes a 400 naming the public parameter."""
+    """Run a processor over the released data, every point's weight coarsened; its
+    ``ProcessorError`` becomes a 400 naming the public parameter."""
     try:
-        return run_processor(
-            name,
-            stats_type=stats_type,
-            params=params or None,
-            selection=selection,
-            period=period,
-            rules=ReleaseRules.from_config(current_app.config),
+        data = run_processor(
+            name, stats_type=stats_type, params=params or None, selection=selection, period=period
         )
+        return coarsen_weights(data, min_clients())
     except ProcessorError as exc:
         field = FIELDS.get(exc.field, exc.field.removeprefix("processor_params."))
         raise ApiError(400, exc.message, {field: [exc.message]}) from None
 
 
-def _top(
-    stats_type: str, ids: list[int], date_from: date, date_to: date, rules: ReleaseRules
-) -> dict[str, Any] | None:
-    """The released object of an area's clients with the highest mean ``MAP_METRIC``."""
-    found = dashboard.top_released(stats_type, ids, date_from, date_to, rules, MAP_INDEX)
-    if found is None:
+def _top(cells: list[tuple], labels: dict[str, dict[str, str]]) -> dict[str, Any] | None:
+    """The object of an area's released cells with the highest mean ``MAP_METRIC``."""
+    best = max(((s[MAP_INDEX] / n, key) for key, n, *s in cells if n), default=None)
+    if best is None:
         return None
-    key, value = found
-    labels = labels_for(stats_type, [key], needed=rules.min_clients).get(key, {})
-    return {"labels": {**EMPTY_LABELS, **labels}, "value": value}
+    value, key = best
+    return {"labels": {**EMPTY_LABELS, **labels.get(key, {})}, "value": value}
 
 
-def markers(params: dict[str, Any], *, local_only: bool = False) -> dict[str, Any]:
-    """One marker per area (coordinates rounded to ``MAP_DECIMALS``) where at least k sharing
-    organisations are, with the top threat and vulnerability they release together over the
-    window; an area with fewer is not on the map (it would point at one organisation)."""
+def markers(params: dict[str, Any]) -> dict[str, Any]:
+    """One marker per area of at least k organisations (coordinates rounded to ``MAP_DECIMALS``),
+    with the top threat and vulnerability of the cells its organisations released together over
+    the window: released day cells only (``storage.release.store_areas``), so a day that no area
+    released reads back through no window, and no area says how many organisations it holds."""
     date_from, date_to = chosen_window(params)
-    rules = ReleaseRules.from_config(current_app.config)
-    areas: dict[tuple[float, float], list[int]] = defaultdict(list)
-    for client in dashboard.mapped_clients():
-        if local_only and not client.local:
-            continue
-        area = (round(client.latitude, MAP_DECIMALS), round(client.longitude, MAP_DECIMALS))
-        areas[area].append(client.id)
+    by_type = {t: release.area_cells(t, date_from, date_to) for t in release.MAP_TYPES}
+    labels = {
+        t: release.public_labels(t, {cell[0] for cells in areas.values() for cell in cells})
+        for t, areas in by_type.items()
+    }
     out = []
-    organisations = 0
-    for (latitude, longitude), ids in sorted(areas.items()):
-        if len(ids) < rules.min_clients:
-            continue
-        threat = _top("threat", ids, date_from, date_to, rules)
-        vulnerability = _top("vulnerability", ids, date_from, date_to, rules)
-        if threat is None and vulnerability is None:
-            continue
-        organisations += len(ids)
-        out.append(
-            {"latitude": latitude, "longitude": longitude, "threat": threat, "vulnerability": vulnerability}
-        )
+    for latitude, longitude in sorted(set().union(*by_type.values())):
+        top = {t: _top(by_type[t].get((latitude, longitude), []), labels[t]) for t in release.MAP_TYPES}
+        out.append({"latitude": latitude, "longitude": longitude, **top})
     return {
         "metric": MAP_METRIC,
         "markers": out,
-        "organisations": organisations,
+        "min_organisations": min_clients(),
         "date_from": date_from,
         "date_to": date_to,
     }

@@ -5,20 +5,13 @@ Each resource is one module with its own ``Blueprint``; add it to ``BLUEPRINTS``
 
 from __future__ import annotations
 
-import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api
 
-from statsservice import __version__
+from statsservice.api.v1.schemas import ErrorSchema
+from statsservice.version import __version__
 
 PREFIX = "/api/v1"
-
-
-class ErrorSchema(ma.Schema):
-    """Every error body (SPEC §3)."""
-
-    message = ma.fields.String(required=True)
-    errors = ma.fields.Dict(required=True, metadata={"description": "field path -> reasons"})
 
 
 class HubApi(Api):

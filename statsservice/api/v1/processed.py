@@ -1,8 +1,8 @@
 """``/api/v1/stats/processed/``: chart-ready series computed by the processors (SPEC §3, §5).
 
 Parameters come in a JSON body (what the Front Office sends) or in the query string. A user
-client's ``anrs`` select among its own analyses; without ``anrs`` the answer covers the whole
-hub, as the public routes do, with only the cells the release rules allow (SPEC §7). An admin's
+client's ``anrs`` select among its own analyses (live: its own data); without ``anrs`` the answer
+covers the whole hub as the public routes do, from released days only (SPEC §7). An admin's
 ``anrs`` select across every client.
 """
 
@@ -22,10 +22,10 @@ from statsservice import clock, jsontext
 from statsservice.api.auth import current_client
 from statsservice.api.v1.params import HubBlueprint
 from statsservice.api.v1.schemas import StrictDate, UUIDList
-from statsservice.domain.processors import PERIODS, PROCESSORS, ProcessorError
+from statsservice.domain.processors import PERIODS, ProcessorError
 from statsservice.domain.processors.base import Flag
-from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import TYPE_NAMES
+from statsservice.domain.registry import PROCESSORS, TYPE_NAMES
+from statsservice.domain.release import ReleaseRules, coarsen_weights
 from statsservice.errors import ApiError
 from statsservice.storage import replica
 from statsservice.storage.processed import run_processor
@@ -140,17 +140,20 @@ class Processed(MethodView):
         )
         whole_hub = selection.client_id is None and not anrs
         try:
+            # the whole hub is other organisations' data too: only released days (SPEC §7)
             data = run_processor(
                 params["processor"],
                 stats_type=params.get("type"),
                 params=params["processor_params"],
                 selection=selection,
                 period=params["aggregation_period"],
-                # the whole hub is other organisations' data too: only released cells (SPEC §7)
-                rules=ReleaseRules.from_config(current_app.config) if whole_hub else None,
             )
         except ProcessorError as exc:
             raise ApiError(400, exc.message, {exc.field: [exc.message]}) from None
+        if whole_hub and client.local:
+            # counts coarsened as on the public faces; another hub pulling the community's series
+            # gets the released weights as they are (it rebuilds any period from them)
+            data = coarsen_weights(data, ReleaseRules.from_config(current_app.config).min_clients)
         body = {"type": PROCESSORS[params["processor"]].type, "processor": params["processor"], "data": data}
         # A year of daily points is megabytes of JSON: orjson writes it ten times faster than json.
         return current_app.response_class(orjson.dumps(body), mimetype="application/json")

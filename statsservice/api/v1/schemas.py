@@ -19,12 +19,11 @@ import orjson
 from marshmallow import ValidationError, post_load, validate
 
 from statsservice import clock
-from statsservice.api.v1 import ErrorSchema
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.processors.base import Flag
-from statsservice.domain.stats_types import REGISTRY, TYPE_NAMES, StatsType
-from statsservice.domain.stats_types.fields import IntKeyMap, Number
-from statsservice.domain.stats_types.risk import _Tree as EmptyListTree
+from statsservice.domain.registry import REGISTRY, TYPE_NAMES
+from statsservice.domain.stats_types import StatsType
+from statsservice.domain.stats_types.fields import IntKeyMap, NestedMap, Number
 from statsservice.storage.stats import NewRecord
 
 EARLIEST_DATE = date(2000, 1, 1)
@@ -38,6 +37,13 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 
 
 # --- fields ---------------------------------------------------------------------------------
+
+
+class ErrorSchema(ma.Schema):
+    """Every error body (SPEC §3)."""
+
+    message = ma.fields.String(required=True)
+    errors = ma.fields.Dict(required=True, metadata={"description": "field path -> reasons"})
 
 
 class StrictDate(ma.fields.Date):
@@ -407,7 +413,7 @@ def _custom_fields2properties(self: Any, field: ma.fields.Field, ret: dict, **kw
             ],
             "description": "keys are non-negative integers",
         }
-    if isinstance(field, EmptyListTree):
+    if isinstance(field, NestedMap):
         target = ret.pop("$ref", None)
         target = {"$ref": target} if target else ret.pop("allOf", [{}])[0]
         return {"anyOf": [target, {"type": "array", "maxItems": 0, "description": "PHP's empty map"}]}

@@ -17,8 +17,8 @@ from typing import Any
 
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.noise import Contributions, DifferentialPrivacy
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.release import ReleaseRules
-from statsservice.domain.stats_types import REGISTRY
 from statsservice.domain.stats_types.base import KeySums
 from statsservice.text import plural
 
@@ -89,7 +89,6 @@ def build(
     day: DayInput,
     rules: ReleaseRules,
     *,
-    strip: bool = False,
     privacy: DifferentialPrivacy | None = None,
     parts: Contributions | None = None,
     max_weight: int = 100_000,
@@ -103,8 +102,6 @@ def build(
     if not rules.allows(day.clients, analyses):
         reason = f"{plural(day.clients, 'organisation')}, {plural(analyses, 'analysis', 'analyses')}"
         return Withheld(day.type, day.date, analyses, day.clients, reason)
-    if strip and day.type in FREE_TEXT_KEYS:
-        return Withheld(day.type, day.date, analyses, day.clients, "keyed by free text (labels stripped)")
     released: list[KeySums] = []
     suppressed: Counter = Counter()
     for cell in day.cells:
@@ -113,7 +110,7 @@ def build(
             suppressed[why] += 1
         else:
             released.append(cell.sums)
-    if not released:
+    if not released and day.cells:  # records that reported nothing are released as such
         return Withheld(day.type, day.date, analyses, day.clients, "every cell suppressed", suppressed)
     weight: float = day.analyses
     if privacy is not None:
@@ -126,8 +123,7 @@ def build(
         )
         released, weight = noisy.cells, noisy.weight
         analyses = noisy.weight
-    labels = {} if strip else day.labels
-    data = REGISTRY[day.type].assemble(released, weight, labels)
+    data = REGISTRY[day.type].assemble(released, weight, day.labels)
     payload = {
         "anr": aggregate_anr(day.type, day.date),
         "type": day.type,
@@ -136,3 +132,16 @@ def build(
         "n": analyses,
     }
     return Outgoing(day.type, day.date, analyses, payload, suppressed)
+
+
+LABEL_FIELDS = ("label1", "label2", "label3", "label4")
+
+
+def strip_labels(payload: Any) -> Any:
+    """A payload with every label emptied (``FEDERATION_STRIP_LABELS``: only knowledge-base uuids
+    leave the hub; the public face keeps the labels k organisations use)."""
+    if isinstance(payload, list):
+        return [strip_labels(item) for item in payload]
+    if isinstance(payload, dict):
+        return {key: "" if key in LABEL_FIELDS else strip_labels(value) for key, value in payload.items()}
+    return payload

@@ -25,7 +25,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from statsservice.domain.stats_types import REGISTRY
+from statsservice.domain.registry import REGISTRY
 from statsservice.domain.stats_types.base import KeySums
 
 Key = tuple[str, str, str, str]

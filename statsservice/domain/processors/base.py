@@ -37,6 +37,12 @@ class ProcessorError(ValueError):
         self.field, self.message = field, message
 
 
+def check_period(period: Any) -> str:
+    if period not in PERIODS:
+        raise ProcessorError("aggregation_period", f"must be one of {', '.join(PERIODS)}")
+    return period
+
+
 class Cell(NamedTuple):
     """Sums over the rollup rows of one key in one bucket (``bucket`` None: the whole selection).
 

@@ -8,8 +8,8 @@ from marshmallow import fields
 
 from statsservice.domain.processors import cartography
 from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
-from statsservice.domain.stats_types.fields import Count, IntKeyMap, Number, StrictSchema
-from statsservice.domain.stats_types.risk import KINDS, STATES, _Tree
+from statsservice.domain.stats_types.fields import Count, IntKeyMap, NestedMap, Number, StrictSchema
+from statsservice.domain.stats_types.risk import KINDS, STATES
 from statsservice.domain.stats_types.sql import JsonSql
 
 COLUMNS = {"informational": "likelihood", "operational": "probability"}
@@ -28,13 +28,13 @@ class KindCellsSchema(StrictSchema):
 
 
 class StatesCellsSchema(StrictSchema):
-    current = _Tree(KindCellsSchema, load_default=dict)
-    residual = _Tree(KindCellsSchema, load_default=dict)
+    current = NestedMap(KindCellsSchema, load_default=dict)
+    residual = NestedMap(KindCellsSchema, load_default=dict)
 
 
 class CartographyDataSchema(StrictSchema):
-    scales = _Tree(ScalesSchema, load_default=dict)
-    risks = _Tree(StatesCellsSchema, required=True)
+    scales = NestedMap(ScalesSchema, load_default=dict)
+    risks = NestedMap(StatesCellsSchema, required=True)
 
 
 class CartographyType(StatsType):

@@ -26,7 +26,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
 from msgspec import UNSET, Meta, UnsetType
 
-from statsservice.domain.stats_types.fields import IntKeyMap, Label, Number, UUIDString
+from statsservice.domain.stats_types.fields import IntKeyMap, Label, NestedMap, Number, UUIDString
 
 #: canonical lower-case uuid, the only spelling the fast path takes (marshmallow takes more)
 UUID_PATTERN = r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
@@ -176,8 +176,6 @@ def _nested(field: fields.Nested, path: str, *, empty_list_is_empty_map: bool) -
 
 def _field(field: fields.Field, path: str) -> _Compiled:
     """The msgspec translation of one marshmallow field; exact classes only, no subclass guesses."""
-    from statsservice.domain.stats_types.risk import _Tree  # risk imports this package's base
-
     if field.data_key is not None or field.attribute is not None or field.pre_load or field.post_load:
         raise FastPathUnsupported(f"{path}: data_key, attribute or field hooks")
     kind = type(field)
@@ -194,8 +192,8 @@ def _field(field: fields.Field, path: str) -> _Compiled:
     elif kind is fields.List:
         inner = _field(field.inner, f"{path}.inner")  # type: ignore[attr-defined]
         compiled = _Compiled(list[inner.type], _finisher(inner), each=inner.finish is not None)  # type: ignore[name-defined]
-    elif kind is fields.Nested or kind is _Tree:
-        compiled = _nested(field, path, empty_list_is_empty_map=kind is _Tree)  # type: ignore[arg-type]
+    elif kind is fields.Nested or kind is NestedMap:
+        compiled = _nested(field, path, empty_list_is_empty_map=kind is NestedMap)  # type: ignore[arg-type]
     else:
         raise FastPathUnsupported(f"{path}: field {kind.__name__}")
     if field.allow_none:

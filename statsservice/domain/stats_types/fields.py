@@ -121,6 +121,14 @@ class IntKeyMap(fields.Field):
         return value
 
 
+class NestedMap(fields.Nested):
+    """A nested object where PHP may send ``[]`` for an empty one (shared by risks and
+    cartography; the compiled validator in ``fast.py`` knows it by this class)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize({} if value == [] else value, attr, data, **kwargs)
+
+
 class StrictSchema(Schema):
     """Base of the data schemas: unknown keys are refused, so wrong nesting never passes silently."""
 

@@ -9,16 +9,12 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from statsservice.domain.processors import risks
 from statsservice.domain.stats_types.base import KeySums, RollupRow, StatsType
-from statsservice.domain.stats_types.fields import ItemSchema, Number, StrictSchema
+from statsservice.domain.stats_types.fields import ItemSchema, NestedMap, Number, StrictSchema
 from statsservice.domain.stats_types.sql import JsonSql
 
 STATES = ("current", "residual")
 KINDS = ("informational", "operational")
 LEVELS = ("Low risks", "Medium risks", "High risks")
-
-
-def _empty_list_is_empty_map(value: Any) -> Any:
-    return {} if value == [] else value
 
 
 class LevelSchema(ItemSchema):
@@ -43,26 +39,19 @@ class KindTotalsSchema(StrictSchema):
     operational = Number(load_default=0, maximum=10**9)
 
 
-class _Tree(fields.Nested):
-    """A nested map where PHP may send ``[]`` for an empty one."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return super()._deserialize(_empty_list_is_empty_map(value), attr, data, **kwargs)
-
-
 class StatesLevelsSchema(StrictSchema):
-    current = _Tree(KindLevelsSchema, load_default=dict)
-    residual = _Tree(KindLevelsSchema, load_default=dict)
+    current = NestedMap(KindLevelsSchema, load_default=dict)
+    residual = NestedMap(KindLevelsSchema, load_default=dict)
 
 
 class StatesTotalsSchema(StrictSchema):
-    current = _Tree(KindTotalsSchema, load_default=dict)
-    residual = _Tree(KindTotalsSchema, load_default=dict)
+    current = NestedMap(KindTotalsSchema, load_default=dict)
+    residual = NestedMap(KindTotalsSchema, load_default=dict)
 
 
 class RiskDataSchema(StrictSchema):
-    total = _Tree(StatesTotalsSchema, load_default=dict)
-    risks = _Tree(StatesLevelsSchema, required=True)
+    total = NestedMap(StatesTotalsSchema, load_default=dict)
+    risks = NestedMap(StatesLevelsSchema, required=True)
 
 
 class RiskType(StatsType):

@@ -165,8 +165,11 @@ async function drawKPIs(risksBody) {
   const now = highRisks(risksBody);
   const then = before && before.analyses ? highRisks(before) : null;
   setKPI("high", now === null ? null : formatNumber(now, 1), now !== null && then !== null ? now - then : null);
-  setKPI("analyses", formatNumber(risksBody.analyses, 0), before ? risksBody.analyses - before.analyses : null, 0);
-  setKPI("organisations", formatNumber(risksBody.organisations, 0), before ? risksBody.organisations - before.organisations : null, 0);
+  // counts below k are not published (null): the KPI says "fewer than k", with no change
+  const count = (value) => (value === null ? t("fewerThan").replace("%(k)s", config.minOrganisations) : formatNumber(value, 0));
+  const change = (name) => (before && risksBody[name] !== null && before[name] !== null ? risksBody[name] - before[name] : null);
+  setKPI("analyses", count(risksBody.analyses), change("analyses"), 0);
+  setKPI("organisations", count(risksBody.organisations), change("organisations"), 0);
   const top = data.threats && data.threats.length ? topItems(data.threats, "averageRate")[0] : null;
   setKPI("threat", top ? `${labelOf(top.labels)} (${formatNumber(Number(top.averages.averageRate), 2)})` : null, null);
 }

@@ -225,12 +225,20 @@ export function contextText(meta) {
   // French puts 0 and 1 in the singular, English only 1
   const single = (n) => (config.language === "fr" ? Math.abs(n) < 2 : n === 1);
   const plural = (n, one, many) => `${formatNumber(n, 0)} ${single(n) ? t(one) : t(many)}`;
+  // a count below k is not published (null): "fewer than 3 organisations"
+  const fewer = (many) => `${t("fewerThan").replace("%(k)s", config.minOrganisations)} ${t(many)}`;
+  const count = (n, one, many) => (n === null ? fewer(many) : plural(n, one, many));
   const parts = [];
-  if (meta.analyses !== undefined) parts.push(plural(meta.analyses, "analysis", "analyses"));
+  if (meta.analyses !== undefined) parts.push(count(meta.analyses, "analysis", "analyses"));
   if (meta.organisations !== undefined) {
-    parts.push(global ? plural(meta.organisations, "hub", "hubs") : plural(meta.organisations, "organisation", "organisations"));
+    parts.push(global ? count(meta.organisations, "hub", "hubs") : count(meta.organisations, "organisation", "organisations"));
   }
-  if (meta.markers !== undefined) parts.push(plural(meta.markers, "areaOnMap", "areasOnMap"));
+  if (meta.markers !== undefined) {
+    parts.push(plural(meta.markers, "areaOnMap", "areasOnMap"));
+    if (meta.markers && meta.min_organisations) {
+      parts.push(t(meta.markers === 1 ? "atLeastInArea" : "atLeastInEachArea").replace("%(k)s", meta.min_organisations));
+    }
+  }
   const span = windowText(meta);
   if (span) parts.push(span);
   if (meta.period && meta.period !== "day") parts.push(`${t("period")}: ${t(meta.period)}`);
@@ -387,7 +395,8 @@ export class ChartCard {
 
   empty(text) {
     this.destroy();
-    const few = this.meta && this.meta.organisations !== undefined && this.meta.organisations < config.minOrganisations;
+    const organisations = this.meta ? this.meta.organisations : undefined;
+    const few = organisations === null || (organisations !== undefined && organisations < config.minOrganisations);
     this.setState("empty", text || (few || !this.meta ? t("suppressed").replace("%(k)s", config.minOrganisations) : t("noData")));
   }
 
@@ -492,8 +501,8 @@ export class ChartCard {
       [this.title],
       [t("hubName"), config.hub],
       [t("window"), windowText(this.meta)],
-      [t("kpiAnalyses"), this.meta && this.meta.analyses !== undefined ? this.meta.analyses : ""],
-      [config.mode === "global" ? t("hubs") : t("kpiOrganisations"), this.meta && this.meta.organisations !== undefined ? this.meta.organisations : ""],
+      [t("kpiAnalyses"), this.meta && this.meta.analyses !== undefined && this.meta.analyses !== null ? this.meta.analyses : ""],
+      [config.mode === "global" ? t("hubs") : t("kpiOrganisations"), this.meta && this.meta.organisations !== undefined && this.meta.organisations !== null ? this.meta.organisations : ""],
       [t("generatedAt"), config.today],
       [t("source"), new URL(this.dataLink.getAttribute("href"), window.location.href).href],
       [],

@@ -120,7 +120,7 @@ def upgrade():
 def downgrade():
     """Back to per-record rollups: rebuilt from the records with the stats types of this code,
     every day marked stale (rebuilt by the next read, as revision 0004 does)."""
-    from statsservice.domain.stats_types import REGISTRY
+    from statsservice.domain.registry import REGISTRY
 
     postgres = op.get_bind().dialect.name == "postgresql"
     op.drop_table("rollup_day")
