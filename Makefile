@@ -64,8 +64,10 @@ bench: install
 	$(BIN)/python -m bench.processors $(BENCH_ARGS)
 
 # One app node against two on one PostgreSQL + one Redis (rate-limit counters shared); a few minutes.
+# SCALE_OUT_ARGS, e.g. --size 4x2 --auth-requests 20 (the smoke size of .ci/checks.d/make-targets.sh).
+SCALE_OUT_ARGS ?=
 bench-scale-out: install
-	$(BIN)/python -m bench.scale_out
+	$(BIN)/python -m bench.scale_out $(SCALE_OUT_ARGS)
 
 # Differential privacy: error of community means and suppressed cells at 3-50 organisations, on
 # a scratch SQLite hub (about a minute); figures in docs/PRIVACY.md. DP_ARGS, e.g. --epsilons 1,10.
@@ -81,9 +83,11 @@ load: install
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 # The fault tests alone: SIGKILL mid-upload, PostgreSQL restarted, global hub killed mid-push, slow clients.
+# FAULTS_ARGS: more pytest options (--collect-only: what .ci/checks.d/make-targets.sh checks).
+FAULTS_ARGS ?=
 faults: install
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_faults_kill.py tests/test_faults_postgres.py \
-		tests/test_faults_federation.py tests/test_faults_slowloris.py
+		tests/test_faults_federation.py tests/test_faults_slowloris.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -449,6 +449,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: production's)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (cluster, logs)")
     parser.add_argument("--baseline", default="", help="a git revision to measure first at each size")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="where the results go (default: bench/results)"
+    )
     args = parser.parse_args()
     sizes = [size_of(name) for name in args.sizes.split(",") if name.strip()]
 
@@ -478,18 +481,18 @@ def main() -> None:
     lines = list(table(results))
     print()
     print("\n".join(lines))
-    RESULTS.mkdir(exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     stamp = clock.utcnow().strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"processors-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+    (args.results / f"processors-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
     last = results[-1]
     explain = [f"### {name}\n\n```\n" + "\n".join(plan) + "\n```\n" for name, plan in last["explain"].items()]
-    (RESULTS / f"processors-{stamp}.md").write_text(
+    (args.results / f"processors-{stamp}.md").write_text(
         f"# Processors benchmark {report['date']}\n\nMachine: {report['machine']}\n\n"
         + "\n".join(lines)
         + f"\n\n## EXPLAIN (ANALYZE, BUFFERS), size {last['size']}\n\n"
         + "\n".join(explain)
     )
-    print(f"\nresults: {RESULTS / f'processors-{stamp}.md'} (and .json)")
+    print(f"\nresults: {args.results / f'processors-{stamp}.md'} (and .json)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ It measures, in one run and on one machine:
   memory and in Redis, i.e. what sharing the budget across nodes costs per request.
 
 On a 2-core machine both nodes share the same cores, so the two-node figure shows the overhead of
-a second node, not the gain of a second machine. Usage: ``python -m bench.scale_out [--size 20x10]``.
+a second node, not the gain of a second machine. Usage: ``python -m bench.scale_out [--size 20x10]
+[--auth-requests 300]``.
 """
 
 from __future__ import annotations
@@ -58,22 +59,24 @@ def auth_p50_ms(node: BenchHub, requests_count: int = 300) -> float:
     return statistics.median(timings)
 
 
-def run(size: str) -> dict[str, float]:
+def run(size: str, auth_requests: int = 300) -> dict[str, float]:
     ensure_postgresql()
     root = Path(tempfile.mkdtemp(prefix="statsservice-scale-out-"))
-    cluster = BenchCluster(root / "pg").start()
-    redis = PrivateRedis(root / "redis").start()
-    shared = {"RATELIMIT_STORAGE_URI": redis.url, "RATELIMIT_PER_CLIENT": "1000000 per minute"}
+    cluster = BenchCluster(root / "pg")
+    redis = PrivateRedis(root / "redis")
     nodes: list[BenchHub] = []
-    try:
+    try:  # everything started is stopped, even when the next one fails to start (no redis-server)
+        cluster.start()
+        redis.start()
+        shared = {"RATELIMIT_STORAGE_URI": redis.url, "RATELIMIT_PER_CLIENT": "1000000 per minute"}
         memory = BenchHub(root / "memory", database_url=cluster.url, workers=2).start()
         nodes.append(memory)
-        result = {"auth_p50_ms_memory": auth_p50_ms(memory)}
+        result = {"auth_p50_ms_memory": auth_p50_ms(memory, auth_requests)}
         memory.stop()
         nodes.clear()
         for name in ("node-a", "node-b"):
             nodes.append(BenchHub(root / name, config=shared, database_url=cluster.url, workers=1).start())
-        result["auth_p50_ms_redis"] = auth_p50_ms(nodes[0])
+        result["auth_p50_ms_redis"] = auth_p50_ms(nodes[0], auth_requests)
         result["ingest_one_node_records_per_s"] = ingest(nodes[:1], size, root / "data1", "one")
         result["ingest_two_nodes_records_per_s"] = ingest(nodes, size, root / "data2", "two")
         return result
@@ -81,15 +84,17 @@ def run(size: str) -> dict[str, float]:
         for node in nodes:
             node.stop()
         redis.stop()
-        cluster.stop()
+        if (cluster.data / "postmaster.pid").exists():
+            cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="16x10", help="<analyses>x<days> per ingest run (default 16x10)")
+    parser.add_argument("--auth-requests", type=int, default=300, help="sequential requests per latency p50")
     args = parser.parse_args()
-    result = run(args.size)
+    result = run(args.size, args.auth_requests)
     print(f"scale-out bench, {clock.utcnow():%Y-%m-%d %H:%M} UTC, {machine()}")
     for key, value in result.items():
         print(f"  {key}: {value:.1f}")

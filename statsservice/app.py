@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     from statsservice import api, cli, errors, observability, web
     from statsservice.config import load_config
     from statsservice.extensions import db, migrate
+    from statsservice.storage import replica
 
     instance_path = os.environ.get("STATS_INSTANCE_PATH")
     # no app-wide /static/: each blueprint serves its own files (a route serving nothing is noise)
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     load_config(app, config)
 
     db.init_app(app)
+    replica.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR") or str(migrations_dir()))
 
     errors.register(app)

@@ -1,11 +1,14 @@
 """Flask extension singletons, bound to the app in ``create_app``."""
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -14,6 +17,33 @@ log = logging.getLogger(__name__)
 
 class Base(DeclarativeBase):
     pass
+
+
+#: the engine that the session's reads go to inside a read block (``storage.replica.reads``): the
+#: read replica's, or None for the primary. Per context, so one request's choice never leaks into
+#: another thread's.
+READ_ENGINE: ContextVar[Engine | None] = ContextVar("statsservice_read_engine", default=None)
+
+
+class HubSession(Session):
+    """The session, whose statements go to the read replica inside a read block.
+
+    One switch for every storage function: they all query ``db.session``, and a route marked as
+    a read (``storage.replica.reads``) sends them all to the replica without each taking an
+    engine. A flush always goes to the primary (a standby refuses writes).
+    """
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: Engine | Connection | None = None,
+        **kwargs: Any,
+    ) -> Engine | Connection:
+        engine = READ_ENGINE.get()
+        if engine is not None and bind is None and not self._flushing:
+            return engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
 class HubSQLAlchemy(SQLAlchemy):
@@ -38,9 +68,13 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+#: engine options of every engine the hub opens (the primary's and the read replica's)
+ENGINE_OPTIONS: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
 db = HubSQLAlchemy(
     model_class=Base,
-    engine_options={"json_serializer": _json_text, "json_deserializer": orjson.loads},
+    engine_options=ENGINE_OPTIONS,
+    session_options={"class_": HubSession},
 )
 migrate = Migrate()
 

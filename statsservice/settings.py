@@ -11,6 +11,14 @@ INSTANCE_NAME = "statsservice"
 # Database: None means SQLite under the instance folder.
 SQLALCHEMY_DATABASE_URI: str | None = None
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# Read replica (statsservice.storage.replica, docs/operations.md "Read replica"): a read-only copy
+# (a PostgreSQL streaming standby) that serves the routes that only read: a client's records and
+# processed answers, public JSON and pages. None: every query on the primary.
+READ_DATABASE_URI: str | None = None
+READ_DATABASE_ENGINE_OPTIONS: dict = {}  # beyond SQLALCHEMY_ENGINE_OPTIONS, for the replica only
+READ_REPLICA_MAX_LAG_SECONDS = 10.0  # replay further behind than this: reads go to the primary
+READ_REPLICA_CHECK_SECONDS = 5.0  # each process checks the replica's state at most this often
+READ_REPLICA_CONNECT_TIMEOUT = 2  # seconds (at least 2: libpq's minimum); no answer: fallback
 
 # HTTP
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024

@@ -20,6 +20,12 @@ from tests import frozen_clock
 REPO = Path(__file__).resolve().parent.parent
 _session_travel: time_machine.travel | None = None
 
+#: tests of PostgreSQL streaming replication belong to the PostgreSQL pass (TEST_DATABASE_URL):
+#: elsewhere they are not collected (tests/test_read_replica.py covers a hub without a replica)
+collect_ignore = (
+    [] if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else ["test_replica_postgres.py"]
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Pin the clock before test modules are imported (their dated constants see it) and hand

@@ -40,7 +40,8 @@ class PrivateCluster:
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/hub"
 
-    def start(self) -> PrivateCluster:
+    def own_root(self) -> None:
+        """Make ``root`` the server's: owned by ``postgres`` (as root) and reachable by it."""
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
@@ -49,6 +50,9 @@ class PrivateCluster:
                 if parent == Path("/"):
                     break
                 os.chmod(parent, os.stat(parent).st_mode | 0o005)
+
+    def start(self) -> PrivateCluster:
+        self.own_root()
         if not self.data.exists():
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
             self._pg_ctl("start")

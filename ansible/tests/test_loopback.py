@@ -184,6 +184,10 @@ def deployment(tmp_path_factory):
         "statsservice_db_password": secrets.token_urlsafe(24) + "/@:%",  # characters a URL must escape
         "statsservice_db_host": parsed.host or "127.0.0.1",
         "statsservice_db_port": parsed.port or 5432,
+        # the "replica" is the primary itself (not in recovery: no lag): the setting renders and the hub
+        # serves its reads through it (tests/test_replica_postgres.py has a real standby)
+        "statsservice_read_db_host": parsed.host or "127.0.0.1",
+        "statsservice_read_replica_max_lag_seconds": 30,
         "statsservice_bind": f"127.0.0.1:{free_port()}",
         "statsservice_gunicorn_workers": 2,
         "statsservice_max_content_length_mb": BODY_LIMIT_MB,
@@ -326,6 +330,10 @@ def test_files_are_in_place(applied):
     config = (root / "etc" / "config.py").read_text()
     assert 'MODE = "local"' in config and "TRUSTED_PROXIES = 1" in config and "LOG_CLI_RUNS = True" in config
     assert f"MAX_CONTENT_LENGTH = {BODY_LIMIT_MB * 1024 * 1024}" in config
+    replica_uri = f"@{variables['statsservice_read_db_host']}:{variables['statsservice_db_port']}/"
+    assert f'READ_DATABASE_URI = "postgresql+psycopg://{variables["statsservice_db_user"]}:' in config
+    assert replica_uri + f'{variables["statsservice_db_name"]}"' in config
+    assert "READ_REPLICA_MAX_LAG_SECONDS = 30.0" in config
     assert oct((root / "etc" / "config.py").stat().st_mode)[-3:] == "640"
     cron = (root / "cron.d" / "statsservice").read_text()
     wrapper = variables["statsservice_root"] + "/bin/statsservice"
@@ -351,6 +359,7 @@ def test_wrapper_runs_commands_against_the_migrated_database(applied):
 def test_the_installed_service_answers_and_knows_the_clients(applied, service):
     ready = requests.get(f"{service}/readyz", timeout=10)
     assert ready.json()["revision"] == ready.json()["head"]  # migrations applied by the role
+    assert ready.json()["read_replica"]["usable"] is True  # the configured replica answers
     fo = applied["clients"][0]
     me = requests.get(f"{service}/api/v1/client/me", headers={"X-API-KEY": fo["token"]}, timeout=10)
     assert me.status_code == 200 and me.json()["name"] == fo["name"]

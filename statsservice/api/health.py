@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from statsservice.extensions import db
+from statsservice.storage import replica
 from statsservice.version import __version__
 
 bp = Blueprint("health", __name__)
@@ -20,7 +21,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers and its schema is at the newest migration."""
+    """Ready when the database answers and its schema is at the newest migration; with a read
+    replica configured, also says whether reads go to it (a replica down does not make the hub
+    unready: its reads go to the primary)."""
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -36,4 +39,7 @@ def readyz():
         "revision": sorted(current),
         "head": sorted(head),
     }
+    read_replica = replica.current()
+    if read_replica is not None:  # informative only: reads fall back to the primary, still ready
+        body["read_replica"] = read_replica.health().as_dict()
     return jsonify(body), 200 if ready else 503

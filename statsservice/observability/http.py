@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from statsservice.config import ConfigError
 from statsservice.errors import ApiError
 from statsservice.observability import logs, metrics
+from statsservice.storage import replica
 
 bp = Blueprint("observability", __name__)
 
@@ -101,7 +102,9 @@ def scrape() -> Response:
     """Prometheus exposition format (text)."""
     _check_access()
     snap = metrics.database_snapshot(float(current_app.config.get("METRICS_DB_CACHE_SECONDS", 30)))
-    return Response(metrics.render(snap), content_type=CONTENT_TYPE_LATEST)
+    read_replica = replica.current()
+    health = read_replica.health().as_dict() if read_replica is not None else None
+    return Response(metrics.render(snap, health), content_type=CONTENT_TYPE_LATEST)
 
 
 def register(app: Flask) -> None:

@@ -162,10 +162,36 @@ class DatabaseCollector:
         yield from (last_run, last_ok, last_success, failures)
 
 
-def render(snap: DatabaseSnapshot) -> bytes:
-    """The exposition text: this process's (or every worker's) samples, then the database's."""
+class ReplicaCollector:
+    """Gauges of the read replica as the scraping process last checked it (``health`` is the
+    ``as_dict`` of ``storage.replica.Health``)."""
+
+    def __init__(self, health: dict):
+        self.health = health
+
+    def collect(self):
+        up = GaugeMetricFamily(
+            "statsservice_read_replica_usable",
+            "1 when reads go to the read replica (it answers and lags no more than allowed).",
+        )
+        up.add_metric([], 1 if self.health["usable"] else 0)
+        yield up
+        if self.health["lag_seconds"] is not None:
+            lag = GaugeMetricFamily(
+                "statsservice_read_replica_lag_seconds",
+                "How far the read replica's replay is behind the primary, at the last check.",
+            )
+            lag.add_metric([], self.health["lag_seconds"])
+            yield lag
+
+
+def render(snap: DatabaseSnapshot, replica: dict | None = None) -> bytes:
+    """The exposition text: this process's (or every worker's) samples, then the database's (and
+    the read replica's, when one is configured)."""
     database = CollectorRegistry()
     database.register(DatabaseCollector(snap))
+    if replica is not None:
+        database.register(ReplicaCollector(replica))
     if multiprocess_dir():
         workers = CollectorRegistry()
         MultiProcessCollector(workers)

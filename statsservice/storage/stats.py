@@ -14,7 +14,7 @@ from statsservice.clock import utcnow
 from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import record_sums
 from statsservice.extensions import db
-from statsservice.storage import partitions, sums
+from statsservice.storage import partitions, replica, sums
 from statsservice.storage.models import ClientLabel, Stats, new_uuid
 
 
@@ -201,13 +201,14 @@ def stream_records(
 
     The rows come from a server-side cursor on a connection of their own, opened when iteration
     starts: the request's session may commit (``last_seen``) while the answer is still streaming.
+    That connection is the read replica's when this runs in a read block (``storage.replica``).
     """
     total, query = _page(_records(f, get_last), offset, limit)
     query = query.with_only_columns(Stats.uuid, Stats.anr, Stats.type, Stats.date, cast(Stats.data, Text))
-    engine = db.engine
+    engine = replica.engine_for_reads()
 
     def rows() -> Iterator[tuple[str, str, str, date, str]]:
-        with engine.connect() as conn:
+        with replica.connect_for_reads(engine) as conn:
             yield from (tuple(row) for row in conn.execution_options(yield_per=200).execute(query))
 
     return total, rows()

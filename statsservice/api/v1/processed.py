@@ -27,6 +27,7 @@ from statsservice.domain.processors.base import Flag
 from statsservice.domain.registry import PROCESSORS, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules, coarsen_weights
 from statsservice.errors import ApiError
+from statsservice.storage import replica
 from statsservice.storage.processed import run_processor
 from statsservice.storage.stats import StatsFilter
 
@@ -123,6 +124,7 @@ class Processed(MethodView):
     @blp.arguments(ProcessedQuerySchema, location="query")
     @blp.response(200, ProcessedSchema)
     @blp.alt_response(400, response=http.HTTPStatus(400).name)
+    @replica.reads
     def get(self, params: dict) -> Response:
         """Run a processor over the selected records and return its chart-ready data."""
         client = current_client()

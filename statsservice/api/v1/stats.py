@@ -36,7 +36,7 @@ from statsservice.domain.dates import months_before
 from statsservice.errors import BODY, ApiError, flatten
 from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
-from statsservice.storage import partitions
+from statsservice.storage import partitions, replica
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, stream_records, upsert_records
 from statsservice.text import plural
@@ -80,6 +80,7 @@ class StatsCollection(MethodView):
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsListSchema)
     @blp.alt_response(400, response=_ref(400))
+    @replica.reads
     def get(self, params: dict) -> Response:
         """The caller's records of one type (an admin's: every client's), newest first.
 
