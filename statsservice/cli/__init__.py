@@ -5,10 +5,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients, demo, export, federation, maintenance
+    from statsservice.cli import clients, demo, export, federation, maintenance, weather
 
     clients.register(app)
     federation.register(app)
     demo.register(app)
     maintenance.register(app)
     export.register(app)
+    weather.register(app)
