@@ -103,7 +103,10 @@ def compute(top_n: int | None = None) -> Outcome:
 
 @command("stats_weather")
 @click.option(
-    "--top", type=click.IntRange(1, 50), default=None, help="Threats and vulnerabilities (default: WEATHER_TOP_N)."
+    "--top",
+    type=click.IntRange(1, 50),
+    default=None,
+    help="Threats and vulnerabilities (default: WEATHER_TOP_N).",
 )
 @with_appcontext
 def stats_weather(top: int | None) -> None:

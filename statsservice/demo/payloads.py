@@ -258,7 +258,9 @@ class Generator:
             if name == word and what == metric and ago < weeks
         )
         if metric == "share":
-            total += WEATHER_SEASONAL.get(word, 0.0) * math.sin(2 * math.pi * day.timetuple().tm_yday / 365.25)
+            total += WEATHER_SEASONAL.get(word, 0.0) * math.sin(
+                2 * math.pi * day.timetuple().tm_yday / 365.25
+            )
             total -= WEATHER_TRENDS.get(word, 0.0) * ago / 52
         return total
 
@@ -276,7 +278,9 @@ class Generator:
                 {
                     "uuid": u,
                     **_labels(word),
-                    "maxRisk": max(0, min(80, round(max_risk + self._shift(word, "maxRisk", day) + r.gauss(0, 8)))),
+                    "maxRisk": max(
+                        0, min(80, round(max_risk + self._shift(word, "maxRisk", day) + r.gauss(0, 8)))
+                    ),
                     "count": max(1, round(count + self._shift(word, "count", day) + r.gauss(0, 2))),
                     "averageRate": _dec(
                         max(0.0, min(4.0, rate + self._shift(word, "averageRate", day) + r.gauss(0, 0.4)))
