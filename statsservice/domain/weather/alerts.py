@@ -1,7 +1,10 @@
 """The warning test: has a series moved beyond what its own history explains?
 
-The series' forecaster (the one its backtest chose) is fitted on the weeks before the last
-``WINDOW`` weeks and forecasts those weeks with a 95 % interval. A series gets a warning when
+ETS(A,N,N) (simple exponential smoothing with additive errors, statsmodels) is fitted on the
+weeks before the last ``WINDOW`` weeks and forecasts those weeks with a 95 % interval. The test
+uses that one model whatever forecaster the series' backtest chose: the backtest sees the
+recent weeks, and a change in them makes the naive forecast (with its wide intervals) win it,
+which would hide the very change the test is for. A series gets a warning when
 
 1. its last ``RUN`` weeks (at least) all lie above the upper bound of that interval (``rising``)
    or all below the lower bound (``falling``), and
@@ -20,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from statsservice.domain.weather.models import forecast
+from statsservice.domain.weather.models import ETS_LEVEL, forecast
 
 #: the recent weeks the test looks at (the forecast is made from just before them)
 WINDOW = 6
@@ -47,8 +50,12 @@ class Alert:
     weeks: int
 
 
+#: the model of the test
+MODEL = ETS_LEVEL
+
+
 def detect(
-    model: str, dates: Sequence[date], values: Sequence[float], metric: str, window: int = WINDOW
+    dates: Sequence[date], values: Sequence[float], metric: str, window: int = WINDOW, model: str = MODEL
 ) -> Alert | None:
     """The warning of a series (``values`` per week of ``dates``), or None."""
     origin = len(values) - window

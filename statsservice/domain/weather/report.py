@@ -115,7 +115,7 @@ def one_series(series: Series, last_week: date, settings: Settings) -> tuple[dic
         "horizon": tested.horizon,
         "points": tested.score.points,
     }
-    alert = detect(tested.model, dates, values, series.metric, settings.window)
+    alert = detect(dates, values, series.metric, settings.window)
     return entry, alert
 
 
@@ -156,9 +156,9 @@ def warnings_as_of(
     document: Mapping[str, Any], series: Sequence[Series], last_week: date
 ) -> list[dict[str, Any]]:
     """The warnings the series had with data up to ``last_week`` (an earlier week than the
-    document's), each tested with the forecaster its backtest chose in the document: what a run
-    that week would have raised (the bulletin of a month the command did not run in)."""
-    models = {e["id"]: e["backtest"]["model"] for e in document["series"] if e["backtest"]}
+    document's), for the series the document forecasts: what a run that week would have raised
+    (the bulletin of a month the command did not run in)."""
+    models = {e["id"] for e in document["series"] if e["backtest"]}
     window = int(document["settings"]["window"])
     found = []
     for one in series:
@@ -167,7 +167,7 @@ def warnings_as_of(
         dates, values = modelled([p for p in one.points if p[0] <= last_week], last_week)
         if len(values) < int(document["settings"]["min_history"]):
             continue
-        alert = detect(models[one.id], dates, values, one.metric, window)
+        alert = detect(dates, values, one.metric, window)
         if alert is not None:
             found.append(_warning(one, alert))
     return found
