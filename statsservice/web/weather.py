@@ -216,7 +216,7 @@ def feed_entries() -> list[dict[str, str]]:
         raised_end = (date.fromisoformat(row["raised"]) + timedelta(days=6)).isoformat()
         link = (
             url_for("dashboard.weather", _external=True, group=group_of(row))
-            + f"#{slug({'id': row['series']})}"
+            + f"#card-{slug({'id': row['series']})}"
         )
         entries.append(
             {
