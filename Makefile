@@ -75,7 +75,13 @@ DP_ARGS ?=
 bench-dp: install
 	$(BIN)/python -m bench.dp_error $(DP_ARGS)
 
-.PHONY: load faults bench-scale-out bench-dp
+# Cyber weather: detection of injected changes, false warnings on flat series, weather.json latency
+# (figures in docs/weather.md; several minutes). `make bench-weather WEATHER_ARGS=--smoke`: seconds.
+WEATHER_ARGS ?=
+bench-weather: install
+	$(BIN)/python -m bench.weather $(WEATHER_ARGS)
+
+.PHONY: load faults bench-scale-out bench-dp bench-weather
 # Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
 # (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
 LOAD_ARGS ?=

@@ -66,6 +66,15 @@ FEDERATION_PULL_DAYS = 365  # stats_pull fetches the community's day series of t
 FEDERATION_DP_EPSILON = 0.0
 FEDERATION_DP_MAX_ANALYSES = 5
 
+# Cyber weather (stats_weather, docs/weather.md): weekly series of released cells, forecast
+# WEATHER_HORIZON_WEEKS ahead (4-12) when at least WEATHER_MIN_HISTORY_WEEKS (>= 12) of history.
+WEATHER_TOP_N = 10  # threats and vulnerabilities forecast: the most prevalent ones
+WEATHER_HISTORY_WEEKS = 104  # weeks of history read (and shown)
+WEATHER_HORIZON_WEEKS = 8
+WEATHER_MIN_HISTORY_WEEKS = 12
+WEATHER_BACKTEST_ORIGINS = 4  # rolling origins of the backtest (each refits every model)
+WEATHER_WINDOW_WEEKS = 6  # recent weeks the warning test looks at
+
 # Retention
 PURGE_NB_MONTHS = 36
 

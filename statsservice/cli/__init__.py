@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients, demo, export, federation, maintenance, release
+    from statsservice.cli import clients, demo, export, federation, maintenance, release, weather
 
     clients.register(app)
     release.register(app)
@@ -13,3 +13,4 @@ def register(app: Flask) -> None:
     demo.register(app)
     maintenance.register(app)
     export.register(app)
+    weather.register(app)

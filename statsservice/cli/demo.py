@@ -66,9 +66,10 @@ def _ensure_demo_client(index: int) -> int:
     return client.id
 
 
-def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None) -> int:
-    """Store ``days`` days of ``analyses`` analyses spread over the demo clients; return the count."""
-    generator = Generator(seed=seed, anrs=analyses)
+def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None, weather: bool = False) -> int:
+    """Store ``days`` days of ``analyses`` analyses spread over the demo clients; return the count.
+    ``weather``: the generator's mode with trends, seasons and change points (``stats_demo``'s)."""
+    generator = Generator(seed=seed, anrs=analyses, weather=weather, end=end)
     client_ids = [_ensure_demo_client(i) for i in range(min(analyses, len(DEMO_SITES)))]
     owner = {anr["uuid"]: client_ids[i % len(client_ids)] for i, anr in enumerate(generator.anrs)}
     stored = 0
@@ -90,10 +91,16 @@ def fill(analyses: int, days: int, *, seed: int = 1, end: date | None = None) ->
 @click.option("--analyses", type=click.IntRange(1, 500), default=10, show_default=True, help="Analyses.")
 @click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="Days up to today.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generator (reproducible).")
+@click.option(
+    "--weather/--no-weather",
+    default=True,
+    show_default=True,
+    help="Trends, seasons and a few recent changes in the data, for the cyber weather to show.",
+)
 @click.option("--force", is_flag=True, help="Add the demo even though other clients have stats.")
 @click.option("--remove", is_flag=True, help="Delete the demo clients and all their stats, then stop.")
 @with_appcontext
-def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -> None:
+def stats_demo(analyses: int, days: int, seed: int, weather: bool, force: bool, remove: bool) -> None:
     """Fill an empty hub with realistic demo data under clearly named demo clients."""
     demo_ids = demo_client_ids()
     if remove:
@@ -113,7 +120,7 @@ def stats_demo(analyses: int, days: int, seed: int, force: bool, remove: bool) -
         raise click.ClickException(
             "this hub already has real stats; the demo is for an empty hub (use --force to add it anyway)"
         )
-    stored = fill(analyses, days, seed=seed)
+    stored = fill(analyses, days, seed=seed, weather=weather)
     run = release_days()
     click.echo(
         f"stored {plural(stored, 'demo record')}: {plural(analyses, 'analysis', 'analyses')} x "

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import uuid
 from datetime import date, timedelta
@@ -132,12 +133,53 @@ def _dec(x: float, places: int = 2) -> str:
     return f"{x:.{places}f}"
 
 
-class Generator:
-    """Reproducible population of analyses, each with its own slowly drifting state."""
+#: weather mode: (object name, metric, change, weeks before the end it starts). ``share`` moves the
+#: prevalence (the share of analyses that list the object), the others the object's mean; shifts
+#: start as steps so the weather's warnings have something to find (docs/weather.md)
+WEATHER_CHANGES: tuple[tuple[str, str, float, int], ...] = (
+    ("Ransomware", "share", 0.3, 4),
+    ("Ransomware", "averageRate", 1.2, 4),
+    ("Phishing", "count", 5.0, 5),
+    ("Unpatched software", "share", 0.25, 4),
+    ("No backup", "share", -0.35, 4),
+    ("Weak passwords", "maxRisk", 25.0, 3),
+)
+#: weather mode: yearly seasonality (amplitude of the prevalence) and linear trends (per year)
+WEATHER_SEASONAL = {"Flood": 0.15, "Climatic phenomenon": 0.12, "Lack of awareness": 0.1}
+WEATHER_TRENDS = {"Social engineering": 0.2, "Obsolete hardware": -0.15, "Default credentials": 0.1}
+#: weather mode: base prevalence of the objects that move (others draw theirs in 0.25-0.7), so they
+#: are among the most prevalent ones the weather forecasts
+WEATHER_BASE_SHARE = {
+    "Ransomware": 0.7,
+    "Phishing": 0.85,
+    "Unpatched software": 0.75,
+    "No backup": 0.9,
+    "Weak passwords": 0.85,
+}
+#: weather mode: from this many weeks before the end, analyses report 60 % more high risks
+WEATHER_HIGH_RISKS_WEEKS = 4
 
-    def __init__(self, seed: int = 0, anrs: int = 10, php_quirks: bool = False):
+
+class Generator:
+    """Reproducible population of analyses, each with its own slowly drifting state.
+
+    ``weather``: an opt-in mode where what the analyses report moves over time (trends, yearly
+    seasonality and a few change points dated from ``end``, ``WEATHER_CHANGES``), for the cyber
+    weather to forecast and warn about; off, every seed gives what it always gave."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        anrs: int = 10,
+        php_quirks: bool = False,
+        *,
+        weather: bool = False,
+        end: date | None = None,
+    ):
         self.rng = random.Random(seed)
         self.php_quirks = php_quirks
+        self.weather = weather
+        self.end = end
         lib = random.Random(12345)  # the shared knowledge base is the same for every seed
         self.threats = [(_uuid(lib), w) for w in _THREAT_WORDS]
         self.vulns = [(_uuid(lib), w) for w in _VULN_WORDS]
@@ -149,6 +191,17 @@ class Generator:
                 cats.append((f"{name} category {c + 1}", controls))
             self.referentials.append((_uuid(lib), name, cats))
         self.anrs = [self._new_anr() for _ in range(anrs)]
+        # weather mode: each object's base prevalence and means, from its own generator
+        base = random.Random(777)
+        self.base = {
+            u: (
+                WEATHER_BASE_SHARE.get(word, base.uniform(0.25, 0.7)),
+                base.uniform(3, 9),
+                base.uniform(20, 60),
+                base.uniform(1, 3),
+            )
+            for u, word in self.threats + self.vulns
+        }
 
     def _new_anr(self) -> dict:
         r = self.rng
@@ -164,11 +217,15 @@ class Generator:
 
     # one record per type --------------------------------------------------
 
-    def _risk(self, anr: dict, r: random.Random) -> dict:
+    def _risk(self, anr: dict, r: random.Random, day: date | None = None) -> dict:
+        worse = 1.0
+        if self.weather and day is not None and self._weeks_before_end(day) < WEATHER_HIGH_RISKS_WEEKS:
+            worse = 1.6
+
         def dist(scale: int) -> list:
             low = r.randint(0, scale)
             med = r.randint(0, scale)
-            high = r.randint(0, max(1, int(scale * (1 - anr["maturity"]))))
+            high = r.randint(0, max(1, int(scale * (1 - anr["maturity"]) * worse)))
             return [{"level": lv, "value": v} for lv, v in zip(LEVELS, (low, med, high), strict=True)]
 
         n = anr["size"]
@@ -186,6 +243,51 @@ class Generator:
             for state in ("current", "residual")
         }
         return {"total": total, "risks": risks}
+
+    # weather mode -----------------------------------------------------------
+
+    def _weeks_before_end(self, day: date) -> float:
+        return ((self.end or clock.today()) - day).days / 7
+
+    def _shift(self, word: str, metric: str, day: date) -> float:
+        """The moves of ``word``'s ``metric`` on ``day``: steps, trend and (prevalence) season."""
+        ago = self._weeks_before_end(day)
+        total = sum(
+            change
+            for name, what, change, weeks in WEATHER_CHANGES
+            if name == word and what == metric and ago < weeks
+        )
+        if metric == "share":
+            total += WEATHER_SEASONAL.get(word, 0.0) * math.sin(
+                2 * math.pi * day.timetuple().tm_yday / 365.25
+            )
+            total -= WEATHER_TRENDS.get(word, 0.0) * ago / 52
+        return total
+
+    def _weather_tv(self, anr: dict, r: random.Random, pool, day: date) -> list:
+        """Objects listed by the analysis that day: those whose prevalence that day is above the
+        analysis's own fixed draw for them, so the share of analyses follows the prevalence."""
+        picks = random.Random(uuid.UUID(anr["uuid"]).int)
+        out = []
+        for u, word in pool:
+            threshold = picks.random()
+            share, count, max_risk, rate = self.base[u]
+            if threshold >= share + self._shift(word, "share", day):
+                continue
+            out.append(
+                {
+                    "uuid": u,
+                    **_labels(word),
+                    "maxRisk": max(
+                        0, min(80, round(max_risk + self._shift(word, "maxRisk", day) + r.gauss(0, 8)))
+                    ),
+                    "count": max(1, round(count + self._shift(word, "count", day) + r.gauss(0, 2))),
+                    "averageRate": _dec(
+                        max(0.0, min(4.0, rate + self._shift(word, "averageRate", day) + r.gauss(0, 0.4)))
+                    ),
+                }
+            )
+        return out
 
     def _tv(self, anr: dict, r: random.Random, pool, indexes) -> list:
         out = []
@@ -263,10 +365,16 @@ class Generator:
         """The five records that one analysis uploads for one day."""
         anr = self.anrs[anr_index]
         r = random.Random(uuid.UUID(anr["uuid"]).int ^ day.toordinal())
+        if self.weather:
+            threats = self._weather_tv(anr, r, self.threats, day)
+            vulns = self._weather_tv(anr, r, self.vulns, day)
+        else:
+            threats = self._tv(anr, r, self.threats, anr["threats"])
+            vulns = self._tv(anr, r, self.vulns, anr["vulns"])
         data = {
-            "risk": self._risk(anr, r),
-            "threat": self._tv(anr, r, self.threats, anr["threats"]),
-            "vulnerability": self._tv(anr, r, self.vulns, anr["vulns"]),
+            "risk": self._risk(anr, r, day),
+            "threat": threats,
+            "vulnerability": vulns,
             "cartography": self._cartography(anr, r),
             "compliance": self._compliance(anr, r),
         }
@@ -275,6 +383,8 @@ class Generator:
     def iter_batches(self, days: int, end: date | None = None):
         """Yield (day, anr_uuid, batch) for every analysis and each of the last `days` days."""
         end = end or clock.today()
+        if self.weather and self.end is None:
+            self.end = end
         for d in range(days - 1, -1, -1):
             day = end - timedelta(days=d)
             for i, anr in enumerate(self.anrs):

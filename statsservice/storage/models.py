@@ -299,3 +299,20 @@ class PublicAreaDay(db.Model):
     s1: Mapped[float] = mapped_column(Float)
     s2: Mapped[float] = mapped_column(Float)
     s3: Mapped[float] = mapped_column(Float)
+
+
+class Weather(db.Model):
+    """The computed cyber weather (``stats_weather``): what its public faces read, and nothing
+    else writes. ``kind``: ``report`` (key ``latest``: the whole weather document of the last
+    run), ``warning`` (one row per warning ever raised, key its id: the feed's entries) and
+    ``bulletin`` (key ``YYYY-MM``, written once). ``as_of``: the last day the row's data covers."""
+
+    __tablename__ = "weather"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_weather_kind_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(255))
+    as_of: Mapped[date] = mapped_column(Date)
+    data: Mapped[object] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

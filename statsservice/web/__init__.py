@@ -6,7 +6,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     """Languages, the public JSON routes and the HTML pages."""
     from statsservice.storage import replica
-    from statsservice.web import i18n, pages, public
+    from statsservice.web import i18n, pages, public, weather  # noqa: F401 - weather adds its routes
 
     i18n.init(app)
     app.register_blueprint(public.bp)

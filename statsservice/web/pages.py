@@ -32,6 +32,7 @@ PAGES = (
     ("dashboard.cartography", _l("Cartography")),
     ("dashboard.compliance", _l("Compliance")),
     ("dashboard.map", _l("Map")),
+    ("dashboard.weather", _l("Weather")),
     ("dashboard.about", _l("About")),
 )
 

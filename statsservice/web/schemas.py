@@ -208,3 +208,116 @@ class AboutSchema(ma.Schema):
     last_date = ma.fields.Date(allow_none=True)
     community_series = ma.fields.List(ma.fields.String(), required=True)
     links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+
+
+# --- the cyber weather (web/weather.py) ------------------------------------------------------
+
+WEATHER_TYPES = ("threat", "vulnerability", "risk", "cartography", "compliance")
+WEATHER_METRICS = ("share", "count", "averageRate", "maxRisk", "value", "total", "current")
+
+
+class WeatherFeedQuery(QuerySchema):
+    lang = ma.fields.String(
+        load_default=None, validate=validate.OneOf(("en", "fr")), metadata={"description": "en or fr"}
+    )
+
+
+class WeatherQuery(WeatherFeedQuery):
+    """Optional filters of ``/stats/weather.json`` (one series: all three)."""
+
+    type = ma.fields.String(load_default=None, validate=validate.OneOf(WEATHER_TYPES))
+    key = ma.fields.String(load_default=None, validate=validate.Length(1, 200))
+    metric = ma.fields.String(load_default=None, validate=validate.OneOf(WEATHER_METRICS))
+
+
+class WeatherStateSchema(ma.Schema):
+    category = ma.fields.String(required=True)
+    state = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "calm, worrying, serious; null: not enough data"},
+    )
+    month = ma.fields.String(required=True)
+    adverse = ma.fields.Integer(metadata={"description": "keys of the category with an adverse warning"})
+    keys = ma.fields.Integer(metadata={"description": "keys of the category with a forecast"})
+
+
+class WeatherWarningSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    series = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    key = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+    metric = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    direction = ma.fields.String(required=True, metadata={"description": "rising or falling"})
+    since = ma.fields.String(required=True, metadata={"description": "first week (Monday) of the move"})
+    raised = ma.fields.String(metadata={"description": "the week the warning was first raised"})
+    last_week = ma.fields.String(metadata={"description": "the last week it stood"})
+    text = ma.fields.String(required=True)
+    adverse = ma.fields.Boolean(required=True)
+    anchor = ma.fields.String()
+    before = ma.fields.Float(
+        required=True,
+        data_key="from",
+        attribute="from",
+        metadata={"description": "the week before the window"},
+    )
+    to = ma.fields.Float(required=True, metadata={"description": "the last week"})
+    expected = ma.fields.Float(required=True, metadata={"description": "the forecast for the last week"})
+    weeks = ma.fields.Integer(required=True, metadata={"description": "weeks between from and to"})
+
+
+class WeatherPointSchema(ma.Schema):
+    date = ma.fields.String(required=True)
+    value = ma.fields.Float(required=True)
+
+
+class WeatherForecastSchema(ma.Schema):
+    date = ma.fields.String(required=True)
+    mean = ma.fields.Float(required=True)
+    lower80 = ma.fields.Float(required=True)
+    upper80 = ma.fields.Float(required=True)
+    lower95 = ma.fields.Float(required=True)
+    upper95 = ma.fields.Float(required=True)
+
+
+class WeatherBacktestSchema(ma.Schema):
+    model = ma.fields.String(required=True, metadata={"description": "the forecaster used: a model or naive"})
+    mase = ma.fields.Float(required=True, allow_none=True)
+    coverage80 = ma.fields.Float(required=True)
+    coverage95 = ma.fields.Float(required=True)
+    naive_mase = ma.fields.Float(allow_none=True)
+    beats_naive = ma.fields.Boolean()
+    origins = ma.fields.Integer()
+    horizon = ma.fields.Integer()
+    points = ma.fields.Integer()
+
+
+class WeatherSeriesSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    key = ma.fields.String(required=True)
+    label = ma.fields.String(required=True)
+    metric = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    anchor = ma.fields.String()
+    status = ma.fields.String(
+        required=True, metadata={"description": "forecast, or insufficient (not enough data)"}
+    )
+    weeks = ma.fields.Integer(metadata={"description": "weeks in a row the model is fitted on"})
+    history = ma.fields.List(ma.fields.Nested(WeatherPointSchema), required=True)
+    forecast = ma.fields.List(ma.fields.Nested(WeatherForecastSchema), required=True)
+    backtest = ma.fields.Nested(WeatherBacktestSchema, required=True, allow_none=True)
+
+
+class WeatherSchema(ma.Schema):
+    """Answer of ``/stats/weather.json``."""
+
+    status = ma.fields.String(required=True, metadata={"description": "ready, or empty (never computed)"})
+    as_of = ma.fields.String(required=True, allow_none=True, metadata={"description": "last day covered"})
+    period = ma.fields.String(required=True)
+    month = ma.fields.String(allow_none=True)
+    states = ma.fields.List(ma.fields.Nested(WeatherStateSchema), required=True)
+    warnings = ma.fields.List(ma.fields.Nested(WeatherWarningSchema), required=True)
+    series = ma.fields.List(ma.fields.Nested(WeatherSeriesSchema), required=True)
