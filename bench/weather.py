@@ -66,6 +66,7 @@ def latency(requests: int, days: int) -> None:
 
     from statsservice import create_app
     from statsservice.cli.demo import fill
+    from statsservice.cli.release import release_days
     from statsservice.cli.weather import compute
     from statsservice.extensions import db
 
@@ -81,6 +82,7 @@ def latency(requests: int, days: int) -> None:
         with app.app_context():
             upgrade()
             fill(analyses=10, days=days, weather=True)
+            release_days()  # the weather reads released days only
             started = time.perf_counter()
             outcome = compute()
             db.session.commit()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from statsservice.cli.demo import fill
 from statsservice.extensions import db
 from statsservice.storage.models import Weather
+from tests.api_support import release
 
 WEEKS = 20  # enough released weeks for forecasts (12) and for the demo's recent changes
 
@@ -18,6 +19,7 @@ WEEKS = 20  # enough released weeks for forecasts (12) and for the demo's recent
 @pytest.fixture
 def weather_hub(app, cli):
     fill(analyses=10, days=WEEKS * 7, weather=True)
+    release()  # the weather reads released days only
     result = cli.invoke(args=["stats_weather", "--top", "1"])
     assert result.exit_code == 0, result.output
     return result.output
@@ -146,6 +148,7 @@ def test_before_the_first_run_and_with_too_little_history(app, cli, client):
     assert feed(client).entries == []
 
     fill(analyses=10, days=30, weather=True)  # four weeks: fewer than the 12 a forecast needs
+    release()
     result = cli.invoke(args=["stats_weather", "--top", "1"])
     assert result.exit_code == 0 and "0 forecast" in result.output, result.output
     body = client.get("/stats/weather.json").get_json()
