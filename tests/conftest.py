@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import time
+import uuid as uuid_mod
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import time_machine
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, make_url, text
 
 from statsservice.app import create_app
 from statsservice.extensions import db
@@ -147,3 +149,21 @@ def client(app):
 @pytest.fixture
 def cli(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def old_database(database_url: str, tmp_path) -> Iterator[str]:
+    """An empty database of its own, on the suite's engine (a scratch database on PostgreSQL)."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'carry.db'}"
+        return
+    name = f"carry_{uuid_mod.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

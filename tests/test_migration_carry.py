@@ -6,13 +6,10 @@ the current revision."""
 from __future__ import annotations
 
 import uuid as uuid_mod
-from collections.abc import Iterator
 from datetime import date
 
-import pytest
 from flask_migrate import upgrade
-from sqlalchemy import MetaData, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, create_engine, select
 
 from statsservice.app import create_app
 from statsservice.domain.registry import PROCESSORS, REGISTRY
@@ -39,24 +36,6 @@ def records_of(seed: int) -> list[NewRecord]:
             NewRecord(anr=record["anr"], type=record["type"], date=day, data=stats_type.load(record["data"]))
         )
     return out
-
-
-@pytest.fixture
-def old_database(database_url: str, tmp_path) -> Iterator[str]:
-    """An empty database of its own, on the suite's engine (a scratch database on PostgreSQL)."""
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'carry.db'}"
-        return
-    name = f"carry_{uuid_mod.uuid4().hex[:8]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def fill_at_0007(url: str) -> None:
