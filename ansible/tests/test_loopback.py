@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import secrets
 import shlex
@@ -202,6 +203,8 @@ def deployment(tmp_path_factory):
         "statsservice_nginx_https_port": free_port(),
         "statsservice_nginx_ipv6": has_ipv6(),
         "statsservice_nginx_log_dir": str(root / "nginx" / "log"),
+        "statsservice_nginx_cache_dir": str(root / "nginx" / "cache"),
+        "statsservice_nginx_cache_owner": pwd.getpwuid(os.geteuid()).pw_name,
         "statsservice_server_name": "localhost",
         "statsservice_url_prefix": PREFIX,
         "statsservice_tls_certificate": str(cert),
@@ -428,6 +431,12 @@ def test_through_nginx_tls_prefix_and_the_body_limit(applied, proxy):
     assert redirect.headers["Location"] == f"{https}/api/v1/stats/"
     page = requests.get(f"{https}/", verify=verify, timeout=10)
     assert page.status_code == 200 and f'href="{PREFIX}/static/' in page.text
+    # public answers come from nginx's cache the second time; a client's never do
+    about = [requests.get(f"{https}/about.json", verify=verify, timeout=10) for _ in range(2)]
+    assert [r.headers.get("X-Cache-Status") for r in about] == ["MISS", "HIT"], about[1].headers
+    assert about[0].json() == about[1].json() and about[1].headers["ETag"] == about[0].headers["ETag"]
+    mine = requests.get(f"{https}/about.json", headers={"X-API-KEY": fo["token"]}, verify=verify, timeout=10)
+    assert mine.headers.get("X-Cache-Status") == "BYPASS"
     me = requests.get(
         f"{https}/api/v1/client/me", headers={"X-API-KEY": fo["token"]}, verify=verify, timeout=10
     )

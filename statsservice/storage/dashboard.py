@@ -5,13 +5,13 @@ or uuid."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
 from statsservice.extensions import db
 from statsservice.storage import release
-from statsservice.storage.models import Client, CommunitySeries
+from statsservice.storage.models import Client, CommunitySeries, PublicRelease, Stats, Weather
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +58,15 @@ def community_processors() -> dict[str, str]:
     """Processors with a pulled community series (``stats_pull``), with their period."""
     rows = db.session.execute(select(CommunitySeries.processor, CommunitySeries.period))
     return {row.processor: row.period for row in rows}
+
+
+def last_change() -> datetime | None:
+    """When anything a public face shows last changed: a release, another hub's aggregate, a pull
+    of community series, the weather (naive UTC, as stored)."""
+    found = [
+        db.session.scalar(select(func.max(PublicRelease.released_at))),
+        db.session.scalar(select(func.max(Stats.updated_at)).where(*release.hub_records())),
+        db.session.scalar(select(func.max(CommunitySeries.fetched_at))),
+        db.session.scalar(select(func.max(Weather.updated_at))),
+    ]
+    return max((moment for moment in found if moment is not None), default=None)

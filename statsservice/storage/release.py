@@ -356,8 +356,13 @@ def _released(stats_type: str | None, date_from: date | None, date_to: date | No
     return query
 
 
+def hub_records() -> list[ColumnElement]:
+    """``stats`` rows of other hubs: aggregates they released."""
+    return [Stats.client_id.in_(select(Client.id).where(*hubs()))]
+
+
 def _hub_stats(stats_type: str | None, date_from: date | None, date_to: date | None) -> list[ColumnElement]:
-    where = [Stats.client_id.in_(select(Client.id).where(*hubs()))]
+    where = hub_records()
     if stats_type:
         where.append(Stats.type == stats_type)
     if date_from:

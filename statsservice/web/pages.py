@@ -16,6 +16,7 @@ from statsservice.errors import error_response
 from statsservice.storage import dashboard, release
 from statsservice.version import __version__
 from statsservice.web import community, i18n, public, schemas
+from statsservice.web.caching import conditional
 
 bp = Blueprint(
     "dashboard",
@@ -223,6 +224,15 @@ def not_found(exc: NotFound) -> Response | tuple[str, int]:
     if wants_json():
         return error_response(404, exc.description or "not found")
     return render("404.html", None, has_data=False), 404
+
+
+@bp.after_request
+def _cacheable(response: Response) -> Response:
+    """Pages change only with released data (and the language, which the browser may choose)."""
+    if request.method in ("GET", "HEAD") and response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+        return conditional(response)
+    return response
 
 
 def register_errors(app: Flask) -> None:

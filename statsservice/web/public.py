@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
 from statsservice.domain.release import coarsen, coarsen_weights
@@ -15,19 +14,15 @@ from statsservice.storage import dashboard
 from statsservice.storage.federation import community_series
 from statsservice.version import __version__
 from statsservice.web import community, schemas, series
+from statsservice.web.caching import conditional
 
 bp = Blueprint("public_stats", __name__)
 
-CACHE_CONTROL = "public, max-age=300"
-
 
 def cached_json(payload: Any) -> Response:
-    """A JSON answer with a strong ETag over its bytes; a matching If-None-Match gets 304."""
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    response = current_app.response_class(body, mimetype="application/json")
-    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    return response.make_conditional(request)
+    """A JSON answer, cacheable and revalidated (``caching.conditional``)."""
+    body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return conditional(current_app.response_class(body, mimetype="application/json"))
 
 
 def _series_view(kind: str):

@@ -19,6 +19,7 @@ from statsservice.domain.weather.states import STATES
 from statsservice.errors import ApiError
 from statsservice.storage import weather_store
 from statsservice.web import i18n, schemas
+from statsservice.web.caching import conditional
 from statsservice.web.pages import bp as pages_bp
 from statsservice.web.pages import render
 from statsservice.web.public import bp as public_bp
@@ -266,9 +267,7 @@ def weather_atom() -> Response:
             _add(entry, "link", rel="alternate", href=item["link"])
             _add(entry, "summary", item["summary"])
     body = ET.tostring(root, encoding="unicode", xml_declaration=True)
-    response = current_app.response_class(body, mimetype="application/atom+xml")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return conditional(current_app.response_class(body, mimetype="application/atom+xml"))
 
 
 # --- pages ---------------------------------------------------------------------------------
