@@ -42,6 +42,8 @@ def test_one_json_line_per_request_without_tokens(app, make_app, tmp_path):
         http.get("/metrics", headers={"Authorization": f"Bearer {metrics_secret}"}),
         http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}),
     ]
+    for response in calls:  # a streamed answer holds its app context until it is closed
+        response.close()
     text = log.read_text()
     assert token not in text and metrics_secret not in text
     entries = [entry for entry in lines(log) if entry.get("event") == "request"]
