@@ -252,6 +252,7 @@ def store_areas(
         for client_id, latitude, longitude in db.session.execute(query.where(*population)):
             areas[area_of(latitude, longitude, decimals)].append(client_id)
     kept = 0
+    records_key = key_ids([(stats_type, RECORDS)])[(stats_type, RECORDS)]
     for (latitude, longitude), ids in sorted(areas.items()):
         if len(set(ids)) < rules.min_clients:
             continue
@@ -259,7 +260,7 @@ def store_areas(
         rows = []
         for row in db.session.execute(key_sums([], where, by_id=True)):
             key_id, _entries, n, s1, s2, s3, clients, top = row
-            if key_id in _record_keys(stats_type) or not rules.allows(int(clients), float(n), float(top)):
+            if key_id == records_key or not rules.allows(int(clients), float(n), float(top)):
                 continue
             rows.append(
                 {"key_id": key_id, "date": day, "latitude": latitude, "longitude": longitude}
@@ -269,11 +270,6 @@ def store_areas(
             db.session.execute(dialect_insert()(PublicAreaDay).on_conflict_do_nothing(), rows)
             kept += 1
     return kept
-
-
-def _record_keys(stats_type: str) -> set[int]:
-    ids = key_ids([(stats_type, RECORDS)])
-    return {ids[(stats_type, RECORDS)]}
 
 
 def withdraw(day: date, types: Iterable[str]) -> None:
