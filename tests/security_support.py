@@ -6,11 +6,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from statsservice.demo.payloads import Generator
+from statsservice.domain.weather import states
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
+from statsservice.storage import weather_store
 from statsservice.storage.federation import replace_community_series
 from tests import frozen_clock
 from tests.api_support import auth, new_client
@@ -38,6 +41,10 @@ ACCESS: dict[tuple[str, str], str] = {
     ("/stats/cartography.json", "GET"): PUBLIC,
     ("/stats/map.json", "GET"): PUBLIC,
     ("/stats/community.json", "GET"): PUBLIC,
+    ("/stats/weather.json", "GET"): PUBLIC,
+    ("/stats/weather.atom", "GET"): PUBLIC,
+    ("/weather", "GET"): PUBLIC,
+    ("/weather/bulletin/<month>", "GET"): PUBLIC,
     ("/static/dashboard/<path:filename>", "GET"): PUBLIC,
     ("/healthz", "GET"): PUBLIC,
     ("/readyz", "GET"): PUBLIC,
@@ -88,6 +95,7 @@ SAMPLES: dict[tuple[str, str], Callable[[Caller], tuple[str, dict]]] = {
         "/stats/community.json?processor=risk_averages&date_from=2026-01-01&date_to=2026-01-31",
         {},
     ),
+    ("/weather/bulletin/<month>", "GET"): lambda c: ("/weather/bulletin/2026-10", {}),
     ("/static/dashboard/<path:filename>", "GET"): lambda c: ("/static/dashboard/css/dashboard.css", {}),
     ("/api/v1/static/<path:filename>", "GET"): lambda c: ("/api/v1/static/api/reference.css", {}),
     ("/api/v1/stats/", "GET"): lambda c: ("/api/v1/stats/?type=risk", {}),
@@ -119,6 +127,9 @@ def setup_callers() -> dict[str, Caller]:
     replace_community_series(
         [{"processor": "risk_averages_on_date", "period": "day", "type": "risk", "data": {"current": {}}}]
     )
+    # a month's bulletin as stats_weather stores it (a calm month: nothing warned, nothing moved)
+    calm = states.bulletin("2026-10", [], {"threat": 1}, [], None)
+    weather_store.save_bulletin(calm, date(2026, 10, 31))
     db.session.commit()
     anrs = {"user": record(0)["anr"], "admin": record(1)["anr"]}
     return {

@@ -85,7 +85,6 @@ def compute(top_n: int | None = None) -> Outcome:
             document["series"],
             weather_store.bulletin(states.previous_month(previous)),
         )
-        bulletin["as_of"] = (end + timedelta(days=6)).isoformat()
         if weather_store.save_bulletin(bulletin, end + timedelta(days=6)):
             written = previous
     changed = weather_store.save_warnings(rows) > 0

@@ -54,7 +54,8 @@ def save_bulletin(bulletin: dict[str, Any], as_of: date) -> bool:
     exists = db.session.scalar(select(Weather.id).where(Weather.kind == BULLETIN, Weather.key == key))
     if exists is not None:
         return False
-    db.session.add(Weather(kind=BULLETIN, key=key, as_of=as_of, data=bulletin, updated_at=utcnow()))
+    data = {**bulletin, "as_of": as_of.isoformat()}  # the feed dates the bulletin's entry by it
+    db.session.add(Weather(kind=BULLETIN, key=key, as_of=as_of, data=data, updated_at=utcnow()))
     return True
 
 
