@@ -4,16 +4,35 @@ the monthly bulletin; bad parameters are 400/404 JSON; a hub without enough hist
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import feedparser
 import pytest
 from sqlalchemy import func, select
 
 from statsservice.cli.demo import fill
+from statsservice.domain.weather import states
 from statsservice.extensions import db
 from statsservice.storage.models import Weather
+from tests import frozen_clock
 from tests.api_support import release
 
 WEEKS = 20  # enough released weeks for forecasts (12) and for the demo's recent changes
+
+
+def weeks() -> dict[str, str]:
+    """What the weather covers at the suite's instant (it moves with STATS_TEST_CLOCK): the last
+    complete week released (FEDERATION_DELAY_DAYS = 2), its month, the month before it."""
+    final = frozen_clock.today() - timedelta(days=2)
+    as_of = final - timedelta(days=(final.weekday() + 1) % 7)  # the Sunday on or before
+    month = states.month_of(as_of - timedelta(days=6))
+    return {
+        "as_of": as_of.isoformat(),
+        "last_week": (as_of - timedelta(days=6)).isoformat(),
+        "next_week": (as_of + timedelta(days=1)).isoformat(),
+        "month": month,
+        "bulletin": states.previous_month(month),
+    }
 
 
 @pytest.fixture
@@ -49,7 +68,10 @@ def test_weather_on_demo_data(weather_hub, cli, client):
 
 
 def command_is_idempotent_and_feed_ids_stable(weather_hub, cli, client):
-    assert "weather as of 2026-11-15" in weather_hub and "bulletin 2026-10 published" in weather_hub
+    w = weeks()
+    assert (
+        f"weather as of {w['as_of']}" in weather_hub and f"bulletin {w['bulletin']} published" in weather_hub
+    )
     before, first_feed = rows(), feed(client)
     again = cli.invoke(args=["stats_weather", "--top", "1"])
     assert again.exit_code == 0 and "nothing changed" in again.output and "(0 new)" in again.output, (
@@ -61,7 +83,7 @@ def command_is_idempotent_and_feed_ids_stable(weather_hub, cli, client):
     assert ids and ids == [entry.id for entry in second_feed.entries]
     assert len(set(ids)) == len(ids)
     titles = [entry.title for entry in first_feed.entries]
-    assert any(title.startswith("Cyber weather bulletin 2026-10") for title in titles), titles
+    assert any(title.startswith(f"Cyber weather bulletin {w['bulletin']}") for title in titles), titles
     assert any(" up from " in title or " down from " in title for title in titles), titles
     assert all(entry.link.startswith("http://localhost/weather") for entry in first_feed.entries)
     assert first_feed.feed.title == "Cyber weather · statsservice"
@@ -71,11 +93,11 @@ def command_is_idempotent_and_feed_ids_stable(weather_hub, cli, client):
 def weather_json_shape(client):
     response = client.get("/stats/weather.json")
     assert response.status_code == 200 and response.headers["ETag"]
-    body = response.get_json()
-    assert body["status"] == "ready" and body["as_of"] == "2026-11-15" and body["period"] == "week"
+    body, w = response.get_json(), weeks()
+    assert body["status"] == "ready" and body["as_of"] == w["as_of"] and body["period"] == "week"
     assert [s["category"] for s in body["states"]] == ["threats", "vulnerabilities", "risks", "compliance"]
     assert all(
-        s["state"] in ("calm", "worrying", "serious") and s["month"] == "2026-11" for s in body["states"]
+        s["state"] in ("calm", "worrying", "serious") and s["month"] == w["month"] for s in body["states"]
     )
     assert body["warnings"], "the demo's changes give warnings"
     for warning in body["warnings"]:
@@ -87,9 +109,9 @@ def weather_json_shape(client):
     assert forecast
     for entry in forecast:
         assert {"type", "key", "label", "metric", "history", "forecast", "backtest"} <= set(entry)
-        assert entry["history"][-1]["date"] == "2026-11-09"
+        assert entry["history"][-1]["date"] == w["last_week"]
         first = entry["forecast"][0]
-        assert first["date"] == "2026-11-16" and set(first) == {
+        assert first["date"] == w["next_week"] and set(first) == {
             "date",
             "mean",
             "lower80",
@@ -114,7 +136,7 @@ def page_and_bulletin_render(client, lang):
     assert html.count('data-role="accuracy"') == html.count('data-chart="')  # accuracy under each chart
     assert ("MASE" in html) and ("Météo cyber" in html) == (lang == "fr")
     assert 'href="/weather?lang=' in html or 'href="/weather"' in html  # in the menu
-    bulletin = client.get(f"/weather/bulletin/2026-10?lang={lang}")
+    bulletin = client.get(f"/weather/bulletin/{weeks()['bulletin']}?lang={lang}")
     assert bulletin.status_code == 200
     text = bulletin.get_data(as_text=True)
     assert 'id="bulletin-states"' in text and 'id="bulletin-movers"' in text
