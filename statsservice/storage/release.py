@@ -254,6 +254,7 @@ def store(made: Made) -> PublicRelease:
     if row is None:
         row = PublicRelease(type=result.type, date=result.date)
         db.session.add(row)
+    row.period = "day"  # a period DP mode withheld, released as a day in exact mode
     row.organisations, row.demo, row.released_at = made.organisations, made.demo, utcnow()
     row.analyses = int(result.analyses)
     row.suppressed_k = int(result.suppressed.get("k", 0))
