@@ -84,6 +84,35 @@ def contributions(
     return out
 
 
+def clear_of_bounds(
+    sums: Mapping[Coordinate, tuple[float, float]],
+    exact: Mapping[Coordinate, float],
+    organisations: int,
+    margin: float = 2.0,
+    min_weight: int = 3,
+) -> dict[Coordinate, tuple[float, float]]:
+    """The noisy sums whose exact value lies ``margin`` σ inside the range post-processing keeps
+    (a weight between k and the number of organisations, a mean within its bound): their noise
+    was almost never clamped, so |error| / σ is the Gaussian's. Decided on the exact values, not
+    on the noisy ones (keeping the noisy sums that happen to be unclamped would keep the small
+    errors)."""
+    out = {}
+    for coordinate, (value, sigma) in sums.items():
+        stats_type, key, block = coordinate
+        indicator = indicators.INDICATORS[stats_type]
+        truth = exact.get(coordinate, 0.0)
+        if block == "prevalence":
+            low, high = float(min_weight), float(organisations)
+        elif indicator.kind == "grid":
+            low, high = 0.0, indicator.metrics[0].bound * organisations
+        else:
+            bound = next(b.bound for b in indicator.metrics if b.name == block)
+            low, high = 0.0, bound * max(exact.get((stats_type, key, "prevalence"), 0.0), float(min_weight))
+        if low + margin * sigma < truth < high - margin * sigma:
+            out[coordinate] = (value, sigma)
+    return out
+
+
 def normalised_errors(
     estimate: Mapping[Coordinate, float], truth: Mapping[Coordinate, float], sigma: Mapping[Coordinate, float]
 ) -> list[float]:

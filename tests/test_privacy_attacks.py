@@ -26,6 +26,7 @@ from statsservice.storage import ledger
 from tests import frozen_clock
 from tests.dp_support import (
     UPLOAD_DAYS,
+    clear_of_bounds,
     contributions,
     median,
     month_days,
@@ -419,11 +420,12 @@ def test_losing_the_hub_state_does_not_double_anything(scene: Scene):
 # difference of two releases (or a release minus the colluders' own data) is the victim's part
 # exactly. With DP each noisy sum an attacker recovers (a mean × its weight) is off by the noise
 # the release documents (``dp.noise``, σ of each sum): the attacks below measure |error| / σ over
-# every recovered sum. The budget is large (ε 1000 a year) so that the means stay within their
-# bounds and what is measured is the Gaussian, not the clamping of post-processing; at the
-# default ε 4 the noise is far larger (docs/PRIVACY.md).
+# every recovered sum whose exact value is clear of the bounds post-processing clamps to. The
+# budget is large (ε 10,000 a year) so that most sums are, even with three organisations, and what
+# is measured is the Gaussian, not the clamping; at the default ε 4 the noise is far larger
+# (docs/PRIVACY.md), so no attacker does better there.
 
-DP_BUDGET = "1000"
+DP_BUDGET = "10000"
 BASE = list(range(10))  # ten organisations in every month but August
 NEWCOMER, COLLUDED, LEAVER = (
     10,
@@ -438,8 +440,12 @@ DP_MONTHS = {
     "2026-09": [*BASE, LEAVER],
     "2026-10": [*BASE, LEAVER],
 }
-#: a difference of two independent draws is N(0, 2σ²): half its errors exceed 0.95 σ; one draw, 0.67 σ
-DIFFERENCE_MEDIAN, SINGLE_MEDIAN = 0.5, 0.4
+#: who each month's release is made of (the leaver opted out before October's)
+RELEASED = {**DP_MONTHS, "2026-10": BASE}
+#: a difference of two independent draws is N(0, 2σ²): half its errors exceed 0.95 σ; one draw,
+#: 0.67 σ; the difference of two averages of two draws, 0.67 σ. The floors are four to five standard
+#: errors of the median below those (over 80 to 230 sums), so a test fails only if the noise is smaller
+DIFFERENCE_MEDIAN, SINGLE_MEDIAN, AVERAGED_MEDIAN = 0.6, 0.35, 0.45
 
 
 @dataclass
@@ -491,12 +497,15 @@ def dp_scene(tmp_path_factory) -> Iterator[DpScene]:
     world.stop()
 
 
-def _sums(scene: DpScene, month: str) -> dict[tuple, tuple[float, float]]:
+def _sums(scene: DpScene, month: str, payloads: dict | None = None) -> dict[tuple, tuple[float, float]]:
+    """The noisy sums of a month's releases an attacker recovers, those whose exact value is clear
+    of the bounds post-processing keeps (so what is measured is the noise, not a clamp)."""
     out: dict[tuple, tuple[float, float]] = {}
-    for (_, found), payload in scene.payloads().items():
+    for (_, found), payload in (payloads or scene.payloads()).items():
         if found == month:
             out.update(noisy_sums(payload))
-    return out
+    everyone = RELEASED[month]
+    return clear_of_bounds(out, _truth(scene, everyone, month), len(everyone))
 
 
 def _truth(scene: DpScene, orgs: list[int], month: str) -> dict[tuple, float]:
@@ -524,9 +533,13 @@ def test_dp_releases_are_what_both_faces_show(dp_scene: DpScene):
     assert held.keys() == payloads.keys()
     for key, payload in payloads.items():
         assert held[key] == (payload["n"], REGISTRY[payload["type"]].load(payload["data"])), key
-    assert declared == (25, 1000.0, 1000.0)
+    assert declared == (25, float(DP_BUDGET), float(DP_BUDGET))
     about = requests.get(f"{dp_scene.world.url}/about.json", timeout=30).json()["privacy"]
-    assert (about["dp_releases"], about["exact_releases"], about["budgets"][0]["epsilon"]) == (25, 0, 1000.0)
+    assert (about["dp_releases"], about["exact_releases"], about["budgets"][0]["epsilon"]) == (
+        25,
+        0,
+        float(DP_BUDGET),
+    )
     window = {"date_from": "2026-06-01", "date_to": "2026-10-31", "processor": "risk_averages_on_date"}
     local, world = (
         requests.get(f"{hub.url}/stats/risks.json", params=window, timeout=30).json()["data"]
@@ -547,7 +560,7 @@ def test_with_dp_a_newcomers_first_release_minus_the_previous_one_is_noise(dp_sc
         assert exact[c] - base.get(c, 0.0) == pytest.approx(victim.get(c, 0.0), abs=1e-9)
     estimate = {c: after[c][0] - before[c][0] for c in common}
     errors = normalised_errors(estimate, victim, {c: after[c][1] for c in common})
-    assert len(errors) >= 60 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
+    assert len(errors) >= 150 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
 
 
 def test_with_dp_k_minus_one_colluders_subtracting_their_own_data_read_noise(dp_scene: DpScene):
@@ -556,7 +569,7 @@ def test_with_dp_k_minus_one_colluders_subtracting_their_own_data_read_noise(dp_
     victim = _truth(dp_scene, [COLLUDED], "2026-08")
     estimate = {c: value - own.get(c, 0.0) for c, (value, _) in released.items()}
     errors = normalised_errors(estimate, victim, {c: sigma for c, (_, sigma) in released.items()})
-    assert len(errors) >= 30 and median(errors) >= SINGLE_MEDIAN, (len(errors), median(errors))
+    assert len(errors) >= 50 and median(errors) >= SINGLE_MEDIAN, (len(errors), median(errors))
 
 
 def test_with_dp_an_opt_out_between_two_releases_is_noise(dp_scene: DpScene):
@@ -565,7 +578,7 @@ def test_with_dp_an_opt_out_between_two_releases_is_noise(dp_scene: DpScene):
     victim = _truth(dp_scene, [LEAVER], "2026-09")
     estimate = {c: before[c][0] - after[c][0] for c in common}
     errors = normalised_errors(estimate, victim, {c: before[c][1] for c in common})
-    assert len(errors) >= 60 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
+    assert len(errors) >= 150 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
 
 
 def test_with_dp_a_hub_that_lost_its_outbox_replans_and_the_ledger_charges_it(dp_scene: DpScene):
@@ -580,7 +593,7 @@ def test_with_dp_a_hub_that_lost_its_outbox_replans_and_the_ledger_charges_it(dp
     again = dp_scene.local.flask("stats_push", "--date-from", "2026-06-01")
     assert summary(again.stdout)["failed"] == 0 and "Traceback" not in again.stderr
     assert dp_scene.budget() == spent and sorted(global_rows(dp_scene.world)) == world_before
-    first = {key: noisy_sums(p) for key, p in dp_scene.payloads().items() if key[1] in ("2026-06", "2026-07")}
+    first = dp_scene.payloads()
     with sqlite3.connect(dp_scene.local.root / "hub.db", timeout=30) as conn:
         conn.execute("DELETE FROM federation_delivery")
         conn.execute("DELETE FROM public_release WHERE date >= '2026-06-01' AND date < '2026-08-01'")
@@ -592,15 +605,10 @@ def test_with_dp_a_hub_that_lost_its_outbox_replans_and_the_ledger_charges_it(dp
     assert len(after["releases"]) == len(spent["releases"]) + 10  # June and July, every type: charged again
     assert spent["epsilon_spent"] < after["epsilon_spent"] <= float(DP_BUDGET)
     assert sorted(global_rows(dp_scene.world)) == world_before  # refused: the global hub keeps its months
-    second = {
-        key: noisy_sums(p) for key, p in dp_scene.payloads().items() if key[1] in ("2026-06", "2026-07")
-    }
+    second = dp_scene.payloads()
 
     def averaged(month: str) -> dict[tuple, tuple[float, float]]:
-        draws = [
-            {c: v for key, sums in found.items() if key[1] == month for c, v in sums.items()}
-            for found in (first, second)
-        ]
+        draws = [_sums(dp_scene, month, found) for found in (first, second)]
         both = draws[0].keys() & draws[1].keys()
         return {c: ((draws[0][c][0] + draws[1][c][0]) / 2, draws[0][c][1]) for c in both}
 
@@ -609,7 +617,7 @@ def test_with_dp_a_hub_that_lost_its_outbox_replans_and_the_ledger_charges_it(dp
     victim = _truth(dp_scene, [NEWCOMER], "2026-07")
     estimate = {c: july[c][0] - june[c][0] for c in common}
     errors = normalised_errors(estimate, victim, {c: july[c][1] for c in common})
-    assert len(errors) >= 60 and median(errors) >= SINGLE_MEDIAN, (len(errors), median(errors))
+    assert len(errors) >= 150 and median(errors) >= AVERAGED_MEDIAN, (len(errors), median(errors))
 
 
 class ShiftedHub(LiveHub):
