@@ -353,7 +353,7 @@ def test_the_documented_noise_is_the_noise_drawn(app, client):
             for b in indicator.blocks
         }
         ratios = {b.name: [] for b in noise}
-        for _ in range(60):
+        for _ in range(150):  # the count of organisations is one number: 150 draws of it
             drawn = indicators.draw(stats_type, parts, chosen, noise)
             for block in noise:
                 ratios[block.name] += [
