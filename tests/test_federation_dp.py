@@ -240,7 +240,9 @@ def test_a_replan_spends_again_and_is_recorded(dp_app, client):
     assert again["epsilon_spent"] > first["epsilon_spent"]
     with dp_app.app_context():
         redrawn = {(r.type, r.date): r.payload for r in rows()}
-    assert redrawn.keys() == drawn.keys() and all(redrawn[k] != drawn[k] for k in drawn)  # new noise, charged
+    # new noise, charged (at 5 organisations and ε 4 post-processing clamps many values, so some
+    # records may come out the same: not all of them)
+    assert redrawn.keys() == drawn.keys() and any(redrawn[k] != drawn[k] for k in drawn)
 
 
 def test_noise_is_drawn_once_and_fixed(dp_app, client):
