@@ -39,6 +39,8 @@ from tests.dp_support import month_days, snapshots
 MONTHS = [(2026, 9), (2026, 10)]
 SEPTEMBER, OCTOBER = date(2026, 9, 1), date(2026, 10, 1)
 ORGS = 5
+#: the months of the scene, as a fixed window (today moves nothing)
+WINDOW = {"date_from": "2026-09-01", "date_to": "2026-10-31"}
 
 
 def upload(http, token: str, records: list[dict], status: int = 201):
@@ -68,8 +70,8 @@ def rows(**where) -> list[PublicRelease]:
     return list(db.session.scalars(query))
 
 
-def budget_json(app, *extra: str) -> dict:
-    result = invoke(app, "dp", "budget", "--json", *extra)
+def budget_json(app, year: str = "2026") -> dict:
+    result = invoke(app, "dp", "budget", "--json", "--year", year)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -137,7 +139,7 @@ def test_dp_mode_releases_a_few_periodic_indicators_for_both_faces(dp_app, clien
         assert {i["uuid"] for i in threats[0].payload["data"]} == {
             i["uuid"] for i in threats[1].payload["data"]
         }
-    series = client.get("/stats/threats.json", query_string={"days": 365}).get_json()
+    series = client.get("/stats/threats.json", query_string=WINDOW).get_json()
     dates = {value["date"] for item in series["data"] for value in item["values"]}
     assert dates == {"2026-09-01", "2026-10-01"}  # a point per period, no day of its own
 
@@ -177,9 +179,9 @@ def test_the_ledger_is_opendp_composition_and_the_budget_command_says_it(dp_app,
     assert curve.map(1.0)[0] == pytest.approx(found["epsilon_spent"], rel=1e-6)
     # a restarted hub (another app, the same database) reads the same ledger
     assert budget_json(make_app(FEDERATION_DP=True)) == found
-    text = invoke(dp_app, "dp", "budget").output
+    text = invoke(dp_app, "dp", "budget", "--year", "2026").output
     assert "differential privacy: on" in text and "2026: ε" in text and "selection threat 2026-09" in text
-    assert budget_json(dp_app, "--year", "2025")["releases"] == []
+    assert budget_json(dp_app, "2025")["releases"] == []
 
 
 @pytest.mark.parametrize("period", ["month", "week"])
@@ -199,12 +201,17 @@ def test_a_full_year_of_planned_releases_fills_the_budget_and_never_exceeds_it(p
     assert 0.99 * settings.year_epsilon < spent <= settings.year_epsilon
 
 
-def test_a_release_over_the_budget_is_refused_loudly_and_draws_nothing(dp_app, make_app, client):
+def test_a_release_over_the_budget_is_refused_loudly_and_draws_nothing(make_app, app, client):
+    # a refused period is tried again while within FEDERATION_WINDOW_DAYS: ten years here, so the
+    # day the suite runs on does not matter
+    dp_app = make_app(FEDERATION_DP=True, FEDERATION_WINDOW_DAYS=3660)
     population(client)
     assert invoke(dp_app, "stats_release", "--date-to", "2026-09-30").exit_code == 0
     before = budget_json(dp_app)
-    public = client.get("/stats/risks.json", query_string={"days": 365}).get_data()
-    tight = make_app(FEDERATION_DP=True, FEDERATION_DP_YEAR_EPSILON=before["epsilon_spent"])
+    public = client.get("/stats/risks.json", query_string=WINDOW).get_data()
+    tight = make_app(
+        FEDERATION_DP=True, FEDERATION_DP_YEAR_EPSILON=before["epsilon_spent"], FEDERATION_WINDOW_DAYS=3660
+    )
     result = invoke(tight, "stats_release")
     assert result.exit_code == 1
     assert "refused" in result.output and "would bring 2026 to ε" in result.output
@@ -213,8 +220,8 @@ def test_a_release_over_the_budget_is_refused_loudly_and_draws_nothing(dp_app, m
     with tight.app_context():
         october = rows(date=OCTOBER)
         assert {r.status for r in october} == {"withheld"} and all("refused" in r.reason for r in october)
-    assert client.get("/stats/risks.json", query_string={"days": 365}).get_data() == public
-    push = invoke(tight, "stats_push", "--dry-run")
+    assert client.get("/stats/risks.json", query_string=WINDOW).get_data() == public
+    push = invoke(tight, "stats_push", "--dry-run", "--date-from", "2026-09-01")
     assert (
         push.exit_code == 0 and "would release risk 2026-10 (month)" in push.output
     )  # a dry run draws nothing
@@ -251,11 +258,11 @@ def test_noise_is_drawn_once_and_fixed(dp_app, client):
     urls = [
         f"/stats/{kind}.json" for kind in ("threats", "vulnerabilities", "risks", "compliance", "cartography")
     ]
-    before = {url: client.get(url, query_string={"days": 365}).get_data() for url in urls}
+    before = {url: client.get(url, query_string=WINDOW).get_data() for url in urls}
     _, token = registry.create_client("Late")
     upload(client, token, snapshots(gen, 0, month_days(MONTHS)))  # a late upload of a released month
     assert invoke(dp_app, "stats_release").exit_code == 0
-    assert {url: client.get(url, query_string={"days": 365}).get_data() for url in urls} == before
+    assert {url: client.get(url, query_string=WINDOW).get_data() for url in urls} == before
     push = invoke(dp_app, "stats_push", "--dry-run", "--date-from", "2026-09-01")
     printed = [json.loads(line) for line in push.output.splitlines() if line.startswith("{")]
     with dp_app.app_context():
@@ -264,7 +271,7 @@ def test_noise_is_drawn_once_and_fixed(dp_app, client):
 
 def test_a_dry_run_prints_the_expected_error_of_each_indicator_and_draws_nothing(dp_app, client):
     population(client, orgs=8)
-    result = invoke(dp_app, "stats_push", "--dry-run")
+    result = invoke(dp_app, "stats_push", "--dry-run", "--date-from", "2026-09-01")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("expected error")]
     named = {tuple(line.split(":")[0].split()[2:4]) for line in lines}
@@ -448,9 +455,7 @@ def test_a_global_hub_takes_dp_releases_beside_exact_ones(dp_app, make_app, app,
         french = http.get("/about?lang=fr").get_data(as_text=True)
         assert "par mois" in french
         # the community series sums the noisy releases of DP hubs with the exact ones
-        series = http.get(
-            "/stats/risks.json", query_string={"days": 365, "processor": "risk_averages_on_date"}
-        )
+        series = http.get("/stats/risks.json", query_string={**WINDOW, "processor": "risk_averages_on_date"})
         dates = {
             p["date"]
             for kinds in series.get_json()["data"].values()

@@ -468,7 +468,7 @@ class DpScene:
         return {(t, d[:7]): json.loads(p) for t, d, p in found}
 
     def budget(self) -> dict:
-        return json.loads(self.local.flask("dp", "budget", "--json").stdout)
+        return json.loads(self.local.flask("dp", "budget", "--json", "--year", "2026").stdout)
 
 
 @pytest.fixture(scope="module")

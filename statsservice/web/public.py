@@ -151,7 +151,8 @@ def privacy_data() -> dict[str, Any]:
     settings = DpSettings.from_config(cfg)
     if settings is None:
         return {"mode": "exact", "sentence": None}
-    year = clock.today().year
+    # the newest year with DP releases (in early January, last year's), else this one
+    year = max(ledger.years(), default=clock.today().year)
     rows = ledger.entries(year)
     spent = rows[-1].epsilon if rows else 0.0  # OpenDP's composition of the year, as of its last release
     since = ledger.exact_since(year)
