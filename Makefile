@@ -69,8 +69,9 @@ SCALE_OUT_ARGS ?=
 bench-scale-out: install
 	$(BIN)/python -m bench.scale_out $(SCALE_OUT_ARGS)
 
-# Differential privacy: error of community means and suppressed cells at 3-50 organisations, on
-# a scratch SQLite hub (about a minute); figures in docs/PRIVACY.md. DP_ARGS, e.g. --epsilons 1,10.
+# Differential privacy (FEDERATION_DP): error of a year of monthly releases at 30 and 100
+# organisations against the goals, on a scratch SQLite hub; figures in docs/PRIVACY.md.
+# DP_ARGS, e.g. --epsilons 4,64 or --smoke (CI: 5 organisations, 2 months).
 DP_ARGS ?=
 bench-dp: install
 	$(BIN)/python -m bench.dp_error $(DP_ARGS)

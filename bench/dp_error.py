@@ -1,15 +1,18 @@
-"""Error of the community means in differential-privacy mode (``FEDERATION_DP_EPSILON``), and
-the cells suppressed by k and by dominance, at several hub sizes (docs/PRIVACY.md).
+"""Error of differential-privacy mode (``FEDERATION_DP``, docs/PRIVACY.md) against its accuracy
+goals: N organisations × 5 analyses, a year of 12 monthly releases at a yearly budget per
+organisation (default ε 4, δ 1e-7), median relative error ≤ 10 % at 100 organisations and ≤ 25 % at
+30 on the top-20 threats' prevalence and mean ``count``, the risk-level means and compliance maturity.
 
-For each size, a hub on a scratch SQLite database gets one day of the demo generator's uploads
-(``statsservice.demo.payloads``: every organisation ``--analyses`` analyses) through the API; the
-push is then planned as ``stats_push`` plans it, once exact (DP off) and ``--draws`` times with
-noise. The error of a released mean is its distance to the exact released mean; the table gives
-the median over every released value and draw, per type and metric, beside the metric's clipping
-bound and the median over the released cells of the documented error
-(``DifferentialPrivacy.typical_error``, which depends on the analyses behind each cell).
+For each size, a scratch SQLite hub gets the demo generator's records (``statsservice.demo.payloads``:
+every analysis once a month, ``--days`` days a month) through the storage layer uploads use; each
+month's release is then made as ``stats_release`` makes it in DP mode (the year's objects chosen
+once by OpenDP's noisy top-k on the first month, then each month's Gaussian noise), ``--draws``
+times, without the ledger (each draw is a different year). The error of a released value is its
+distance to the same indicator computed exactly (no noise, no clipping); the table gives the
+median relative error over every released value, month and draw, and beside it the median
+documented error (``indicators.expected_errors``, what ``stats_push --dry-run`` prints).
 
-    .venv/bin/python -m bench.dp_error [--sizes 3,10,20,50] [--epsilons 1,10] [--draws 20]
+    .venv/bin/python -m bench.dp_error [--sizes 30,100] [--epsilons 4] [--draws 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -19,165 +22,166 @@ import os
 import platform
 import statistics
 import tempfile
-from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from collections import defaultdict
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from flask_migrate import upgrade
 
-from statsservice import clock, create_app
+from statsservice import create_app
 from statsservice.demo.payloads import Generator
-from statsservice.domain.federation.aggregates import Outgoing, build
-from statsservice.domain.federation.noise import BOUNDS, DifferentialPrivacy, contributions
+from statsservice.domain.federation import indicators
+from statsservice.domain.federation.privacy import DpSettings, Plan, epsilon_of, period_of
 from statsservice.domain.registry import REGISTRY, TYPE_NAMES
-from statsservice.domain.release import ReleaseRules
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
 from statsservice.storage import release as store
+from statsservice.storage.stats import NewRecord, upsert_records
 
-METRICS = {
-    "threat": ("count", "maxRisk", "averageRate"),
-    "vulnerability": ("count", "maxRisk", "averageRate"),
-    "risk": ("value",),
-    "cartography": ("cell",),
-    "compliance": ("current", "target"),
-}
-
-
-def leaves(
-    stats_type: str, data: Any, weight: float, path: tuple = ()
-) -> dict[tuple, tuple[str, float, float]]:
-    """Every released mean of an aggregate: path → (metric, value, the weight it is a mean over:
-    its element's ``n``, else the aggregate's)."""
-    found: dict[tuple, tuple[str, float, float]] = {}
-    if isinstance(data, dict):
-        weight = data.get("n", weight)
-        for key, value in data.items():
-            if key == "n" or key.startswith("label"):
-                continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                found[(*path, key)] = (_metric(stats_type, (*path, key)), float(value), float(weight))
-            else:
-                found.update(leaves(stats_type, value, weight, (*path, key)))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found.update(leaves(stats_type, value, weight, (*path, index)))
-    return found
+YEAR = 2026
+#: the indicators the goals name, in the order of the table
+GOALS = [
+    ("threat", "prevalence"),
+    ("threat", "count"),
+    ("risk", "value"),
+    ("compliance", "current"),
+    ("compliance", "target"),
+]
+GOAL = {100: 0.10, 30: 0.25}
 
 
-def _metric(stats_type: str, path: tuple) -> str:
-    if stats_type == "cartography":
-        return "cell"
-    if stats_type == "compliance":
-        return "current" if "current" in path else "target"
-    return str(path[-1])
-
-
-def seed_hub(root: Path, organisations: int, analyses: int, day) -> Any:
-    """A migrated hub on its own SQLite file, with one day of uploads of every organisation."""
+def seed_hub(root: Path, organisations: int, analyses: int, months: int, days: int) -> Any:
+    """A migrated hub on its own SQLite file with every analysis's records of the year."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'hub.db'}", "TESTING": True})
     gen = Generator(seed=organisations, anrs=organisations * analyses)
+    upload_days = [date(YEAR, m, 3 + 10 * d) for m in range(1, months + 1) for d in range(days)]
     with app.app_context():
         upgrade()
-        http = app.test_client()
         for org in range(organisations):
-            _, token = registry.create_client(f"Org {org}")
-            batch = [r for i in range(org * analyses, (org + 1) * analyses) for r in gen.day_batch(i, day)]
-            response = http.post("/api/v1/stats/", json=batch, headers={"X-API-KEY": token})
-            assert response.status_code == 201, response.get_json()
+            client, _ = registry.create_client(f"Org {org}")
+            records = []
+            for i in range(org * analyses, (org + 1) * analyses):
+                for day in upload_days:
+                    for raw in gen.day_batch(i, day):
+                        data = REGISTRY[raw["type"]].load(raw["data"])
+                        records.append(NewRecord(raw["anr"], raw["type"], day, data))
+            upsert_records(client.id, records)
+            db.session.commit()
     return app
 
 
-def measure(app: Any, day, epsilons: list[float], draws: int) -> dict[str, Any]:
-    """Suppression counts of the exact plan, and per ε the errors of the noisy ones."""
-    result: dict[str, Any] = {"cells": 0, "suppressed": Counter(), "errors": {}}
+def measure(app: Any, months: int, epsilons: list[float], draws: int) -> dict[float, dict]:
+    """Per budget: the relative errors of every released value, by (type, indicator), with the
+    documented ones, and the year's ε the releases spent by OpenDP's accounting."""
+    out: dict[float, dict] = {}
     with app.app_context():
-        cfg = app.config
-        rules = ReleaseRules.from_config(cfg)
-        inputs = {}
+        who = store.sharing()
+        data: dict[str, list[tuple[date, date, dict]]] = {}
         for stats_type in TYPE_NAMES:
-            label_type = stats_type if REGISTRY[stats_type].labelled else ""
-            who = store.sharing()
-            counted = store.day_input(stats_type, day, label_type, rules.min_clients, who)
-            parts = contributions(stats_type, store.day_records(stats_type, day, who))
-            inputs[stats_type] = (counted, parts)
-            result["cells"] += len(counted.cells)
-        for epsilon in epsilons:
-            privacy = DifferentialPrivacy(epsilon, float(cfg["FEDERATION_DP_MAX_ANALYSES"]))
-            errors: dict[tuple[str, str], list[float]] = defaultdict(list)
-            documented: dict[tuple[str, str], list[float]] = defaultdict(list)
-            for stats_type, (counted, parts) in inputs.items():
-                exact = build(counted, rules)
-                if epsilon == epsilons[0]:
-                    result["suppressed"].update(exact.suppressed)
-                if not isinstance(exact, Outgoing):
-                    continue
-                truth = leaves(stats_type, exact.payload["data"], exact.payload["n"])
-                released = len(counted.cells) - sum(exact.suppressed.values())
-                index = {metric: i for i, metric in enumerate(METRICS[stats_type])}
-                for metric, _, weight in truth.values():
-                    documented[(stats_type, metric)].append(
-                        privacy.typical_error(stats_type, released, weight)[index[metric]]
-                    )
-                for _ in range(draws):
-                    noisy = build(counted, rules, privacy=privacy, parts=parts)
-                    assert isinstance(noisy, Outgoing)
-                    for path, (metric, value, _) in leaves(
-                        stats_type, noisy.payload["data"], noisy.payload["n"]
-                    ).items():
-                        errors[(stats_type, metric)].append(abs(value - truth[path][1]))
-            result["errors"][epsilon] = {
-                key: (statistics.median(values), statistics.median(documented[key]))
-                for key, values in errors.items()
-            }
-    return result
+            data[stats_type] = []
+            for month in range(1, months + 1):
+                start, end = period_of(date(YEAR, month, 1), "month")
+                parts = indicators.parts(stats_type, store.period_records(stats_type, start, end, who))
+                data[stats_type].append((start, end, parts))
+    for epsilon in epsilons:
+        settings = DpSettings(year_epsilon=epsilon)
+        plan = Plan.of(settings, YEAR)
+        errors: dict[tuple[str, str], list[float]] = defaultdict(list)
+        documented: dict[tuple[str, str], list[float]] = defaultdict(list)
+        spent: list[float] = []
+        for _ in range(draws):
+            specs = []
+            for stats_type, monthly in data.items():
+                noise = indicators.release_noise(stats_type, plan)
+                keys: list[indicators.Key] = []
+                if indicators.INDICATORS[stats_type].kind == "objects":
+                    pool = indicators.candidates(monthly[0][2], 3)
+                    spec = indicators.selection_spec(stats_type, plan, len(pool))
+                    keys = indicators.select(stats_type, monthly[0][2], pool, spec)
+                    specs += [spec] if spec else []
+                for start, end, parts in monthly:
+                    release = indicators.build_release(stats_type, start, end, parts, keys, noise, settings)
+                    specs += release.specs
+                    truth = indicators.exact_values(stats_type, parts, keys)
+                    found = indicators.released_values(stats_type, release.payload)
+                    for (key, name), value in truth.items():
+                        if value and (key, name) in found:
+                            errors[(stats_type, name)].append(abs(found[(key, name)] - value) / abs(value))
+                    for error in indicators.expected_errors(stats_type, parts, keys, noise):
+                        if error.relative is not None:
+                            documented[(stats_type, error.indicator)].append(error.relative)
+            spent.append(epsilon_of(specs, settings.delta))
+        out[epsilon] = {
+            "errors": {key: statistics.median(v) for key, v in errors.items()},
+            "documented": {key: statistics.median(v) for key, v in documented.items()},
+            "spent": max(spent),
+        }
+    return out
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if value < 10 else f"{value:.3g}×"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="3,10,20,50", help="organisations, comma-separated")
+    parser.add_argument("--sizes", default="30,100", help="organisations, comma-separated")
     parser.add_argument("--analyses", type=int, default=5, help="analyses per organisation")
-    parser.add_argument(
-        "--epsilons", default="1,10,100,1000", help="ε per (type, day) release, comma-separated"
-    )
-    parser.add_argument("--draws", type=int, default=20, help="noisy plans per size and ε")
+    parser.add_argument("--months", type=int, default=12, help="monthly releases of the year")
+    parser.add_argument("--days", type=int, default=1, help="uploads per analysis and month")
+    parser.add_argument("--epsilons", default="4", help="yearly ε per organisation, comma-separated")
+    parser.add_argument("--draws", type=int, default=3, help="years drawn per size and budget")
+    parser.add_argument("--smoke", action="store_true", help="CI size: 5 organisations, 2 months, 1 draw")
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.months, args.draws = "5", 2, 1
     sizes = [int(s) for s in args.sizes.split(",")]
     epsilons = [float(e) for e in args.epsilons.split(",")]
-    day = clock.today() - timedelta(days=3)
     print(
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, opendp {version('opendp')}; "
-        f"{args.analyses} analyses per organisation, {args.draws} draws, one day"
+        f"{args.analyses} analyses per organisation, {args.months} monthly releases, {args.days} upload(s) a "
+        f"month, {args.draws} draws, δ 1e-07, top 20"
     )
-    results = {}
+    results: dict[int, dict[float, dict]] = {}
     for size in sizes:
         with tempfile.TemporaryDirectory() as scratch:
-            app = seed_hub(Path(scratch), size, args.analyses, day)
-            results[size] = measure(app, day, epsilons, args.draws)
+            app = seed_hub(Path(scratch), size, args.analyses, args.months, args.days)
+            results[size] = measure(app, args.months, epsilons, args.draws)
             with app.app_context():
                 db.engine.dispose()
-    print("\n| organisations × analyses | cells | suppressed by k | suppressed by dominance |")
-    print("|---|---|---|---|")
-    for size, res in results.items():
-        sup = res["suppressed"]
-        print(f"| {size} × {args.analyses} | {res['cells']} | {sup['k']} | {sup['dominance']} |")
     for epsilon in epsilons:
+        spent = max(results[s][epsilon]["spent"] for s in sizes)
         print(
-            f"\nε = {epsilon:g} per (type, day): median absolute error of a released mean (median documented error)\n"
+            f"\nε {epsilon:g} a year per organisation ({args.months} releases spent ε {spent:.3g} by OpenDP's "
+            "composition): median relative error of a released value (median documented error)\n"
         )
-        print("| type | metric | bound | " + " | ".join(f"{s} orgs" for s in sizes) + " |")
-        print("|---|---|---|" + "---|" * len(sizes))
-        for stats_type, metrics in METRICS.items():
-            for index, metric in enumerate(metrics):
-                cells = []
-                for size in sizes:
-                    found = results[size]["errors"][epsilon].get((stats_type, metric))
-                    cells.append(f"{found[0]:.3g} ({found[1]:.3g})" if found else "withheld")
-                bound = BOUNDS[stats_type].sums[index]
-                print(f"| {stats_type} | {metric} | {bound:g} | " + " | ".join(cells) + " |")
+        print("| type | indicator | " + " | ".join(f"{s} orgs" for s in sizes) + " |")
+        print("|---|---|" + "---|" * len(sizes))
+        rows = GOALS + [
+            (t, b.name)
+            for t in TYPE_NAMES
+            for b in indicators.INDICATORS[t].blocks
+            if b.name != "organisations" and (t, b.name) not in GOALS
+        ]
+        for stats_type, name in rows:
+            cells = []
+            for size in sizes:
+                found = results[size][epsilon]["errors"].get((stats_type, name))
+                doc = results[size][epsilon]["documented"].get((stats_type, name))
+                if found is None:
+                    cells.append("—")
+                    continue
+                goal = GOAL.get(size)
+                mark = (
+                    ""
+                    if goal is None or (stats_type, name) not in GOALS
+                    else (" ✓" if found <= goal else " ✗")
+                )
+                cells.append(f"{_percent(found)}{mark} ({_percent(doc) if doc is not None else '—'})")
+            print(f"| {stats_type} | {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

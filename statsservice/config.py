@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from statsservice import settings
+from statsservice.domain.federation.privacy import DpSettings
 
 ENV_PREFIX = "STATSSERVICE"
 MODES = ("local", "global")
@@ -36,6 +37,7 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
     if app.config["MODE"] not in MODES:
         raise ConfigError(f"MODE must be one of {MODES}, not {app.config['MODE']!r}")
     check_risk_thresholds(app.config.get("DASHBOARD_RISK_THRESHOLDS"))
+    check_privacy(app.config)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         db_path = Path(app.instance_path) / "statsservice.db"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
@@ -61,6 +63,21 @@ def check_risk_thresholds(value: object) -> None:
             "DASHBOARD_RISK_THRESHOLDS must be {'informational': [low, high], 'operational': [low, high]} "
             f"with 0 <= low <= high, not {value!r}"
         )
+
+
+def check_privacy(config: dict) -> None:
+    """DP mode's settings, checked at start-up: a budget that cannot be met would refuse every
+    release later, and the old per-release ε would silently mean nothing now."""
+    if config.get("FEDERATION_DP_EPSILON") not in (None, 0, "", False):
+        raise ConfigError(
+            "FEDERATION_DP_EPSILON is gone (it spent ε per day and type): set FEDERATION_DP = true, with "
+            "FEDERATION_DP_YEAR_EPSILON (one budget per organisation and year, default 4) and "
+            "FEDERATION_DP_DELTA; see docs/PRIVACY.md"
+        )
+    try:
+        DpSettings.from_config(config)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def instance_secret(instance_path: str, name: str, nbytes: int = 32) -> str:

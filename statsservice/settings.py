@@ -59,12 +59,19 @@ FEDERATION_RETRIES = 3  # per request, on connection errors and 429/5xx, with ex
 FEDERATION_BACKOFF = 0.5
 FEDERATION_TIMEOUT = 60
 FEDERATION_PULL_DAYS = 365  # stats_pull fetches the community's day series of these last days
-# Differential privacy of pushed aggregates (docs/PRIVACY.md): 0 = off (exact means). When > 0,
-# each (type, day) release spends this ε: Laplace noise (OpenDP) on every released sum and count,
-# one organisation's part of a cell clipped to FEDERATION_DP_MAX_ANALYSES analyses and per-metric
-# bounds (statsservice/domain/federation/noise.py).
-FEDERATION_DP_EPSILON = 0.0
-FEDERATION_DP_MAX_ANALYSES = 5
+# Differential privacy (docs/PRIVACY.md): off by default (exact, k-anonymous releases of each day).
+# FEDERATION_DP = True replaces the daily releases, on the public faces and upward, with a few
+# coarse indicators per FEDERATION_DP_PERIOD ("month" or "week"): per type the top
+# FEDERATION_DP_TOP objects (chosen by OpenDP's noisy top-k), their prevalence and mean metrics, the
+# risk-level means, the cartography cells and the compliance maturity per referential, with Gaussian
+# noise from OpenDP. Every organisation's contribution to a calendar year is protected at
+# (FEDERATION_DP_YEAR_EPSILON, FEDERATION_DP_DELTA): one budget, accounted by OpenDP's composition
+# over the ledger (`statsservice dp budget`); a release that would exceed it is refused.
+FEDERATION_DP = False
+FEDERATION_DP_YEAR_EPSILON = 4.0
+FEDERATION_DP_DELTA = 1e-7
+FEDERATION_DP_PERIOD = "month"
+FEDERATION_DP_TOP = 20
 
 # Cyber weather (stats_weather, docs/weather.md): weekly series of released cells, forecast
 # WEATHER_HORIZON_WEEKS ahead (4-12) when at least WEATHER_MIN_HISTORY_WEEKS (>= 12) of history.

@@ -12,14 +12,29 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 
 import pytest
 import requests
+import time_machine
 
 from statsservice.demo.payloads import Generator
+from statsservice.domain.registry import REGISTRY
+from statsservice.storage import clients as registry
+from statsservice.storage import ledger
 from tests import frozen_clock
+from tests.dp_support import (
+    UPLOAD_DAYS,
+    clear_of_bounds,
+    contributions,
+    median,
+    month_days,
+    noisy_sums,
+    normalised_errors,
+    released_keys,
+    snapshots,
+)
 from tests.federation_support import processed, summary, upload
 from tests.live import LiveHub, federated_pair
 
@@ -398,64 +413,275 @@ def test_losing_the_hub_state_does_not_double_anything(scene: Scene):
     assert keys and all(row[3] == 1 for row in keys)
 
 
-def test_with_differential_privacy_a_newcomer_is_read_only_through_noise(tmp_path):
-    """Two releases a day apart, the same three organisations and a newcomer on the second: with
-    exact means ``n × mean`` after minus before is the newcomer's record; with
-    ``FEDERATION_DP_EPSILON`` it is off by noise (tests/test_federation_dp.py measures how much
-    over many draws), and the noisy days are released once like any other."""
-    world, local, _ = federated_pair(tmp_path, FEDERATION_DP_EPSILON="100")
-    try:
-        gen = Generator(seed=11, anrs=4)
-        before, after = DAYS
-        for org in range(4):
-            _, token = local.create_client(f"DP Org {org}")
-            batch = gen.day_batch(org, before)
-            again = json.loads(json.dumps(batch).replace(before.isoformat(), after.isoformat()))
-            upload(local, token, again if org == 3 else batch + again)  # org 3 joins on the second day
-        pushed = local.flask("stats_push", "--date-from", before.isoformat())
-        report = summary(pushed.stdout)
-        assert report["failed"] == 0 and report["sent"] == report["released"] > 0
-        assert "differential privacy: ε 100 per (type, day) release" in pushed.stdout
-        with sqlite3.connect(world.root / "hub.db", timeout=30) as conn:
-            rows = conn.execute(
-                "SELECT date, n, data FROM stats WHERE type = 'risk' ORDER BY date"
+# --- with differential privacy on (FEDERATION_DP, issue 25) ------------------------------------
+#
+# One local hub in DP mode releasing months to a global hub. Every organisation uploads the same
+# snapshot twice a month, so between two months nothing moves but who is there: without noise, a
+# difference of two releases (or a release minus the colluders' own data) is the victim's part
+# exactly. With DP each noisy sum an attacker recovers (a mean × its weight) is off by the noise
+# the release documents (``dp.noise``, σ of each sum): the attacks below measure |error| / σ over
+# every recovered sum whose exact value is clear of the bounds post-processing clamps to. The
+# budget is large (ε 10,000 a year) so that most sums are, even with three organisations, and what
+# is measured is the Gaussian, not the clamping; at the default ε 4 the noise is far larger
+# (docs/PRIVACY.md), so no attacker does better there.
+
+DP_BUDGET = "10000"
+BASE = list(range(10))  # ten organisations in every month but August
+NEWCOMER, COLLUDED, LEAVER = (
+    10,
+    11,
+    12,
+)  # joins in July; alone with two colluders in August; opts out after September
+COLLUDERS = [0, 1]
+DP_MONTHS = {
+    "2026-06": BASE,
+    "2026-07": [*BASE, NEWCOMER],
+    "2026-08": [*COLLUDERS, COLLUDED],
+    "2026-09": [*BASE, LEAVER],
+    "2026-10": [*BASE, LEAVER],
+}
+#: who each month's release is made of (the leaver opted out before October's)
+RELEASED = {**DP_MONTHS, "2026-10": BASE}
+#: a difference of two independent draws is N(0, 2σ²): half its errors exceed 0.95 σ; one draw,
+#: 0.67 σ; the difference of two averages of two draws, 0.67 σ. The floors are four to five standard
+#: errors of the median below those (over 80 to 230 sums), so a test fails only if the noise is smaller
+DIFFERENCE_MEDIAN, SINGLE_MEDIAN, AVERAGED_MEDIAN = 0.6, 0.35, 0.45
+
+
+@dataclass
+class DpScene:
+    world: LiveHub
+    local: LiveHub
+    gen: Generator
+    tokens: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def records(self, org: int, month: str) -> list[dict]:
+        year, number = map(int, month.split("-"))
+        return snapshots(self.gen, org, month_days([(year, number)]))
+
+    def payloads(self) -> dict[tuple[str, str], dict]:
+        """This hub's DP releases as pushed, by (type, month)."""
+        with sqlite3.connect(self.local.root / "hub.db", timeout=30) as conn:
+            found = conn.execute(
+                "SELECT type, date, payload FROM public_release WHERE period = 'month' AND status = 'released'"
             ).fetchall()
-        assert [row[0] for row in rows] == [before.isoformat(), after.isoformat()]
-        assert all(isinstance(row[1], int) and row[1] >= 3 for row in rows)
-        sums = [
-            {
-                (state, kind, entry["level"]): entry["value"] * n
-                for state, kinds in json.loads(data)["risks"].items()
-                for kind, levels in kinds.items()
-                for entry in levels
-            }
-            for _, n, data in rows
-        ]
-        victim = next(r["data"] for r in gen.day_batch(3, before) if r["type"] == "risk")
-        truth = {
-            (state, kind, entry["level"]): float(entry["value"])
-            for state, kinds in victim["risks"].items()
-            for kind, levels in kinds.items()
-            for entry in levels
+        return {(t, d[:7]): json.loads(p) for t, d, p in found}
+
+    def budget(self) -> dict:
+        return json.loads(self.local.flask("dp", "budget", "--json", "--year", "2026").stdout)
+
+
+@pytest.fixture(scope="module")
+def dp_scene(tmp_path_factory) -> Iterator[DpScene]:
+    world, local, _ = federated_pair(
+        tmp_path_factory.mktemp("dp-attacks"), FEDERATION_DP="true", FEDERATION_DP_YEAR_EPSILON=DP_BUDGET
+    )
+    scene = DpScene(world, local, Generator(seed=25, anrs=13))
+    for org in range(13):
+        scene.tokens[org] = local.create_client(f"DP Org {org}")
+        batch = [r for month, who in DP_MONTHS.items() if org in who for r in scene.records(org, month)]
+        upload(local, scene.tokens[org][1], batch)
+    # first push: June to September; then the leaver opts out; then October
+    first = local.flask("stats_push", "--date-from", "2026-06-01", "--date-to", "2026-09-30")
+    assert summary(first.stdout)["failed"] == 0 and summary(first.stdout)["sent"] == 20, first.stdout
+    requests.patch(
+        f"{local.url}/api/v1/client/me",
+        json={"is_sharing_enabled": False},
+        headers={"X-API-KEY": scene.tokens[LEAVER][1]},
+        timeout=30,
+    ).raise_for_status()
+    second = local.flask("stats_push", "--date-from", "2026-06-01")
+    assert summary(second.stdout)["sent"] == 5, second.stdout
+    yield scene
+    local.stop()
+    world.stop()
+
+
+def _sums(scene: DpScene, month: str, payloads: dict | None = None) -> dict[tuple, tuple[float, float]]:
+    """The noisy sums of a month's releases an attacker recovers, those whose exact value is clear
+    of the bounds post-processing keeps (so what is measured is the noise, not a clamp)."""
+    out: dict[tuple, tuple[float, float]] = {}
+    for (_, found), payload in (payloads or scene.payloads()).items():
+        if found == month:
+            out.update(noisy_sums(payload))
+    everyone = RELEASED[month]
+    return clear_of_bounds(out, _truth(scene, everyone, month), len(everyone))
+
+
+def _truth(scene: DpScene, orgs: list[int], month: str) -> dict[tuple, float]:
+    """The organisations' bounded parts of a month's releases, coordinate by coordinate."""
+    keys = {t: released_keys(p) for (t, found), p in scene.payloads().items() if found == month}
+    total: dict[tuple, float] = {}
+    for org in orgs:
+        for stats_type, chosen in keys.items():
+            for coordinate, value in contributions(stats_type, scene.records(org, month), chosen).items():
+                total[coordinate] = total.get(coordinate, 0.0) + value
+    return total
+
+
+def test_dp_releases_are_what_both_faces_show(dp_scene: DpScene):
+    """The global hub holds exactly the noisy releases the local hub fixed (no daily cell), says
+    which are DP and at what budget, and its public answers equal the local public face's."""
+    payloads = dp_scene.payloads()
+    assert {month for _, month in payloads} == set(DP_MONTHS) and len(payloads) == 25
+    with sqlite3.connect(dp_scene.world.root / "hub.db", timeout=30) as conn:
+        held = {
+            (t, d[:7]): (n, json.loads(data))
+            for t, d, n, data in conn.execute("SELECT type, date, n, data FROM stats")
         }
-        errors = [sums[1][key] - sums[0].get(key, 0.0) - truth.get(key, 0.0) for key in sums[1]]
-        assert errors and max(abs(e) for e in errors) > 1.0  # exact means give 0 on every level
-        window = {
-            "date_from": before.isoformat(),
-            "date_to": after.isoformat(),
-            "processor": "risk_averages_on_date",
-        }
-        local_public, world_public = (
-            requests.get(f"{hub.url}/stats/risks.json", params=window, timeout=30).json()["data"]
-            for hub in (local, world)
+        declared = conn.execute("SELECT count(*), min(epsilon), max(epsilon) FROM hub_privacy").fetchone()
+    assert held.keys() == payloads.keys()
+    for key, payload in payloads.items():
+        assert held[key] == (payload["n"], REGISTRY[payload["type"]].load(payload["data"])), key
+    assert declared == (25, float(DP_BUDGET), float(DP_BUDGET))
+    about = requests.get(f"{dp_scene.world.url}/about.json", timeout=30).json()["privacy"]
+    assert (about["dp_releases"], about["exact_releases"], about["budgets"][0]["epsilon"]) == (
+        25,
+        0,
+        float(DP_BUDGET),
+    )
+    window = {"date_from": "2026-06-01", "date_to": "2026-10-31", "processor": "risk_averages_on_date"}
+    local, world = (
+        requests.get(f"{hub.url}/stats/risks.json", params=window, timeout=30).json()["data"]
+        for hub in (dp_scene.local, dp_scene.world)
+    )
+    assert local and local == world
+    local_about = requests.get(f"{dp_scene.local.url}/about.json", timeout=30).json()["privacy"]
+    assert local_about["mode"] == "dp" and "contribution is protected at ε = " in local_about["sentence"]
+
+
+def test_with_dp_a_newcomers_first_release_minus_the_previous_one_is_noise(dp_scene: DpScene):
+    before, after = _sums(dp_scene, "2026-06"), _sums(dp_scene, "2026-07")
+    common = before.keys() & after.keys()
+    exact = {c: v for c, v in _truth(dp_scene, [*BASE, NEWCOMER], "2026-07").items()}
+    base = _truth(dp_scene, BASE, "2026-06")
+    victim = _truth(dp_scene, [NEWCOMER], "2026-07")
+    for c in common:  # without noise the subtraction would give the newcomer's part exactly
+        assert exact[c] - base.get(c, 0.0) == pytest.approx(victim.get(c, 0.0), abs=1e-9)
+    estimate = {c: after[c][0] - before[c][0] for c in common}
+    errors = normalised_errors(estimate, victim, {c: after[c][1] for c in common})
+    assert len(errors) >= 150 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
+
+
+def test_with_dp_k_minus_one_colluders_subtracting_their_own_data_read_noise(dp_scene: DpScene):
+    released = _sums(dp_scene, "2026-08")
+    own = _truth(dp_scene, COLLUDERS, "2026-08")
+    victim = _truth(dp_scene, [COLLUDED], "2026-08")
+    estimate = {c: value - own.get(c, 0.0) for c, (value, _) in released.items()}
+    errors = normalised_errors(estimate, victim, {c: sigma for c, (_, sigma) in released.items()})
+    assert len(errors) >= 50 and median(errors) >= SINGLE_MEDIAN, (len(errors), median(errors))
+
+
+def test_with_dp_an_opt_out_between_two_releases_is_noise(dp_scene: DpScene):
+    before, after = _sums(dp_scene, "2026-09"), _sums(dp_scene, "2026-10")
+    common = before.keys() & after.keys()
+    victim = _truth(dp_scene, [LEAVER], "2026-09")
+    estimate = {c: before[c][0] - after[c][0] for c in common}
+    errors = normalised_errors(estimate, victim, {c: before[c][1] for c in common})
+    assert len(errors) >= 150 and median(errors) >= DIFFERENCE_MEDIAN, (len(errors), median(errors))
+
+
+def test_with_dp_a_hub_that_lost_its_outbox_replans_and_the_ledger_charges_it(dp_scene: DpScene):
+    """A lost outbox sends the fixed releases again (nothing drawn, nothing spent); a hub that lost
+    its releases too draws again: the ledger charges the new draws, the global hub refuses them
+    (it holds those months), and an attacker holding both draws of two months still reads the
+    newcomer through noise of σ (two draws averaged: σ/√2 each)."""
+    world_before = sorted(global_rows(dp_scene.world))
+    spent = dp_scene.budget()
+    with sqlite3.connect(dp_scene.local.root / "hub.db", timeout=30) as conn:
+        conn.execute("DELETE FROM federation_delivery")
+    again = dp_scene.local.flask("stats_push", "--date-from", "2026-06-01")
+    assert summary(again.stdout)["failed"] == 0 and "Traceback" not in again.stderr
+    assert dp_scene.budget() == spent and sorted(global_rows(dp_scene.world)) == world_before
+    first = dp_scene.payloads()
+    with sqlite3.connect(dp_scene.local.root / "hub.db", timeout=30) as conn:
+        conn.execute("DELETE FROM federation_delivery")
+        conn.execute("DELETE FROM public_release WHERE date >= '2026-06-01' AND date < '2026-08-01'")
+    replanned = dp_scene.local.flask("stats_push", "--date-from", "2026-06-01", check=False)
+    assert replanned.returncode == 1 and "not delivered" in replanned.stderr, (
+        replanned.stdout + replanned.stderr
+    )
+    after = dp_scene.budget()
+    assert len(after["releases"]) == len(spent["releases"]) + 10  # June and July, every type: charged again
+    assert spent["epsilon_spent"] < after["epsilon_spent"] <= float(DP_BUDGET)
+    assert sorted(global_rows(dp_scene.world)) == world_before  # refused: the global hub keeps its months
+    second = dp_scene.payloads()
+
+    def averaged(month: str) -> dict[tuple, tuple[float, float]]:
+        draws = [_sums(dp_scene, month, found) for found in (first, second)]
+        both = draws[0].keys() & draws[1].keys()
+        return {c: ((draws[0][c][0] + draws[1][c][0]) / 2, draws[0][c][1]) for c in both}
+
+    june, july = averaged("2026-06"), averaged("2026-07")
+    common = june.keys() & july.keys()
+    victim = _truth(dp_scene, [NEWCOMER], "2026-07")
+    estimate = {c: july[c][0] - june[c][0] for c in common}
+    errors = normalised_errors(estimate, victim, {c: july[c][1] for c in common})
+    assert len(errors) >= 150 and median(errors) >= AVERAGED_MEDIAN, (len(errors), median(errors))
+
+
+class ShiftedHub(LiveHub):
+    """A live hub on its own clock (``clock_hook``: the offset from the real time it runs at)."""
+
+    def __init__(self, root, config, instant: datetime):
+        super().__init__(root, config=config)
+        self.offset = instant.timestamp() - time_machine.escape_hatch.time.time()
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = super().env
+        env[frozen_clock.OFFSET_ENV] = repr(self.offset)
+        return env
+
+
+def test_a_year_of_daily_pushes_never_spends_more_than_the_budget(tmp_path, make_app, app):
+    """A hub in DP mode at the default budget (ε 4, δ 1e-7) pushing every day of 2026 (clock frozen
+    at each day in turn) to a live global hub: the year's twelve months of every type are released
+    once, the ledger never goes over 4 on any day, and it ends close to it (the plan spends it)."""
+    world = ShiftedHub(tmp_path / "global", {"MODE": "global"}, datetime(2027, 1, 10, tzinfo=UTC)).start()
+    try:
+        _, hub_token = world.create_client("hub-lu", "--remote")
+        local = make_app(
+            FEDERATION_DP=True,
+            REMOTE_STATS_SERVER=world.url,
+            REMOTE_STATS_TOKEN=hub_token,
+            FEDERATION_RETRIES=1,
+            FEDERATION_BACKOFF=0.05,
         )
-        assert local_public and local_public == world_public  # the local public face shows the noisy release
-        stored = sorted(global_rows(world))
-        again = local.flask("stats_push", "--date-from", before.isoformat())
-        assert summary(again.stdout)["sent"] == 0
-        assert sorted(global_rows(world)) == stored  # released once, with the noise it was sent with
+        gen = Generator(seed=7, anrs=4)
+        with local.app_context():
+            tokens = [registry.create_client(f"Year Org {org}")[1] for org in range(4)]
+        http = local.test_client()
+        day, spent, pushes = date(2026, 1, 1), [], 0
+        while day <= date(2027, 1, 3):
+            with time_machine.travel(datetime(day.year, day.month, day.day, 6, tzinfo=UTC), tick=False):
+                if day.year == 2026 and day.day in UPLOAD_DAYS:
+                    for org, token in enumerate(tokens):
+                        response = http.post(
+                            "/api/v1/stats/", json=snapshots(gen, org, [day]), headers={"X-API-KEY": token}
+                        )
+                        assert response.status_code == 201, response.get_json()
+                with local.app_context():
+                    result = local.test_cli_runner().invoke(args=["stats_push"])
+                    assert result.exit_code == 0, (day, result.output)
+                    pushes += summary(result.output)["sent"] > 0
+                    rows = ledger.entries(2026)
+                    spent.append(rows[-1].epsilon if rows else 0.0)
+            day += timedelta(days=1)
+        assert max(spent) <= 4.0 and spent == sorted(spent)
+        with local.app_context():
+            found = json.loads(
+                local.test_cli_runner().invoke(args=["dp", "budget", "--json", "--year", "2026"]).output
+            )
+        releases = [r for r in found["releases"] if r["mechanism"] == "release"]
+        assert len(releases) == 60 and {r["label"] for r in releases} == {
+            f"2026-{m:02d}" for m in range(1, 13)
+        }
+        # the plan spends it all but the share of a selection with nothing to choose (compliance: 3 referentials)
+        assert 3.8 < found["epsilon_spent"] <= 4.0 and pushes == 12
+        with sqlite3.connect(world.root / "hub.db", timeout=30) as conn:
+            assert conn.execute("SELECT count(*) FROM hub_privacy WHERE year = 2026").fetchone() == (60,)
     finally:
-        local.stop()
         world.stop()
 
 

@@ -96,7 +96,7 @@ check "statsservice stats_export writes Parquet and CSV" 60 exported
 check "make bench (one size of 2 analyses x 2 days)" 240 \
     make bench BENCH_ARGS="--sizes 2x2 --repeat 1 --results $WORK/bench-results"
 check "make bench-scale-out (4x2, 20 requests)" 240 make bench-scale-out SCALE_OUT_ARGS="--size 4x2 --auth-requests 20"
-check "make bench-dp (3 organisations, 2 draws)" 180 make bench-dp DP_ARGS="--sizes 3 --analyses 3 --epsilons 10 --draws 2"
+check "make bench-dp (smoke: 5 organisations, 2 months, 1 draw)" 180 make bench-dp DP_ARGS=--smoke
 check "make load (3 Front Offices, 1 reader, 1 night)" 240 \
     make load LOAD_ARGS="--front-offices 3 --readers 1 --nights 1 --max-analyses 2"
 check "make bench-weather (smoke)" 180 make bench-weather WEATHER_ARGS=--smoke

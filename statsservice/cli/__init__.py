@@ -5,10 +5,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from statsservice.cli import clients, demo, export, federation, maintenance, release, weather
+    from statsservice.cli import clients, demo, dp, export, federation, maintenance, release, weather
 
     clients.register(app)
     release.register(app)
+    dp.register(app)
     federation.register(app)
     demo.register(app)
     maintenance.register(app)

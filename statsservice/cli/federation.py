@@ -14,8 +14,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from statsservice import clock, jsontext
+from statsservice.cli import dp as dp_mode
 from statsservice.cli.options import DAY
-from statsservice.cli.release import ReleaseRun, echo_privacy, release_days
+from statsservice.cli.release import ReleaseRun, echo_privacy, refuse_loudly, release_days
 from statsservice.domain.deidentify import aggregate_anr
 from statsservice.domain.federation.aggregates import (
     FREE_TEXT_KEYS,
@@ -190,7 +191,7 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
     if day_from > day_to:
         raise click.ClickException(f"--date-from is after --date-to (days up to {final} are final)")
     plan = plan_push(day_from, day_to, dry_run=dry_run)
-    echo_privacy(plan.run)
+    echo_privacy(plan.run, withheld=False)
     for item in plan.withheld:
         click.echo(f"withheld {item.type} {item.date}: {item.reason}")
     suppressed = plan.suppressed
@@ -198,6 +199,12 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
     if dry_run:
         for item in plan.release:
             click.echo(json.dumps(item.payload, sort_keys=True, ensure_ascii=False))
+        settings = dp_mode.dp_settings()
+        if settings is not None:
+            for made in plan.run.dp.made if plan.run.dp else []:
+                click.echo(f"would release {made.label}: {plural(made.organisations, 'organisation')}")
+            for line in dp_mode.expected_lines(settings):
+                click.echo(line)
         click.echo(
             f"dry run: would release {len(plan.release)}; already released {plan.already}, "
             f"withheld {len(plan.withheld)}, {counts}"
@@ -229,7 +236,8 @@ def stats_push(date_from, date_to, dry_run: bool, withdraw_day) -> None:
         f"summary: sent {sent}, released {len(plan.release)}, already {plan.already}, "
         f"withheld {len(plan.withheld)}, {counts}, failed {failed}"
     )
-    record_job("push", failed == 0)
+    record_job("push", failed == 0 and not (plan.run.dp and plan.run.dp.refused))
+    refuse_loudly(plan.run)
     if failed:
         raise click.ClickException(
             f"{plural(failed, 'aggregate')} not delivered to {cfg['REMOTE_STATS_SERVER']}; the next run retries them"

@@ -13,9 +13,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from statsservice import clock
+from statsservice.cli import dp as dp_mode
 from statsservice.cli.options import DAY
 from statsservice.domain.federation.aggregates import Outgoing, Withheld, build, last_final_day
-from statsservice.domain.federation.noise import DifferentialPrivacy, contributions
+from statsservice.domain.federation.privacy import period_of
 from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.release import ReleaseRules
 from statsservice.extensions import db
@@ -32,6 +33,8 @@ class ReleaseRun:
 
     made: list[store.Made] = field(default_factory=list)
     summed: int = 0
+    #: in DP mode (``FEDERATION_DP``): the periods released instead of days
+    dp: dp_mode.DpRun | None = None
 
     @property
     def released(self) -> list[Outgoing]:
@@ -63,13 +66,10 @@ def plan_day(stats_type: str, day: date) -> store.Made:
     of its organisations (``store.population``), or why it is withheld."""
     cfg = current_app.config
     rules = ReleaseRules.from_config(cfg)
-    privacy = DifferentialPrivacy.from_config(cfg)
     who, demo = store.population(stats_type, day)
     label_type = stats_type if REGISTRY[stats_type].labelled else ""
     counted = store.day_input(stats_type, day, label_type, rules.min_clients, who)
-    parts = contributions(stats_type, store.day_records(stats_type, day, who)) if privacy else None
-    result = build(counted, rules, privacy=privacy, parts=parts, max_weight=int(cfg["FEDERATION_MAX_WEIGHT"]))
-    return store.Made(result, counted.clients, demo)
+    return store.Made(build(counted, rules), counted.clients, demo)
 
 
 def due_days(stats_type: str, date_from: date | None, date_to: date) -> list[date]:
@@ -77,12 +77,27 @@ def due_days(stats_type: str, date_from: date | None, date_to: date) -> list[dat
     ``FEDERATION_WINDOW_DAYS`` of the last final day (a late upload may bring it to k)."""
     known = store.releases_of(stats_type)
     recheck_from = final_day() - timedelta(days=current_app.config["FEDERATION_WINDOW_DAYS"])
+    covered = _covered(stats_type)
     due = []
     for day in store.candidate_days(stats_type, date_from, date_to):
         row = known.get((stats_type, day))
+        if day in covered:
+            continue
         if row is None or (row.status == store.WITHHELD and day >= recheck_from):
             due.append(day)
     return due
+
+
+def _covered(stats_type: str) -> set[date]:
+    """Days inside a period DP mode released or withdrawn: never released exactly afterwards (a
+    hub back in exact mode does not publish what its DP releases protected)."""
+    days: set[date] = set()
+    for row in store.period_rows(stats_type):
+        if row.status == store.WITHHELD:
+            continue
+        start, end = period_of(row.date, row.period)
+        days.update(start + timedelta(days=i) for i in range((end - start).days + 1))
+    return days
 
 
 def release_days(
@@ -94,12 +109,14 @@ def release_days(
     run = ReleaseRun()
     final = min(date_to, final_day()) if date_to else final_day()
     rules = ReleaseRules.from_config(current_app.config)
-    dp = DifferentialPrivacy.from_config(current_app.config) is not None
     if not dry_run:
         for row in store.unsummed():
             store.add_sums(row)
             run.summed += 1
         db.session.commit()
+    if dp_mode.dp_settings() is not None:  # DP mode: periods instead of days, nothing exact
+        run.dp = dp_mode.release_periods(date_from, date_to, dry_run=dry_run)
+        return run
     for stats_type in TYPE_NAMES:
         for day in due_days(stats_type, date_from, final):
             made = plan_day(stats_type, day)
@@ -107,7 +124,7 @@ def release_days(
             if dry_run:
                 continue
             store.store(made)
-            if isinstance(made.result, Outgoing) and stats_type in store.MAP_TYPES and not dp:
+            if isinstance(made.result, Outgoing) and stats_type in store.MAP_TYPES:
                 who, _demo = store.population(stats_type, day)
                 store.store_areas(stats_type, day, rules, who, MAP_DECIMALS)
             db.session.commit()
@@ -115,6 +132,11 @@ def release_days(
 
 
 def report(run: ReleaseRun) -> str:
+    if run.dp is not None:
+        return (
+            f"released {len(run.dp.released)} periods (demo {sum(m.demo for m in run.dp.released)}), "
+            f"withheld {len(run.dp.withheld)}, refused {len(run.dp.refused)}"
+        )
     suppressed = run.suppressed
     return (
         f"released {len(run.released)} (demo {run.demo}), withheld {len(run.withheld)}, "
@@ -122,14 +144,26 @@ def report(run: ReleaseRun) -> str:
     )
 
 
-def echo_privacy(run: ReleaseRun) -> None:
-    """The budget differential privacy spent on a run's releases, if it is on."""
-    privacy = DifferentialPrivacy.from_config(current_app.config)
-    if privacy is not None and run.released:
-        click.echo(
-            f"differential privacy: ε {privacy.epsilon:g} per (type, day) release, "
-            f"{len(run.released)} releases: ε {privacy.epsilon * len(run.released):g} spent by this run "
-            "(basic composition; docs/PRIVACY.md)"
+def echo_privacy(run: ReleaseRun, *, withheld: bool = True) -> None:
+    """In DP mode: the periods a run withheld, what it refused (on standard error), and the
+    year's budget spent."""
+    settings = dp_mode.dp_settings()
+    if run.dp is None or settings is None:
+        return
+    for made in run.dp.withheld if withheld else []:
+        click.echo(f"withheld {made.label}: {made.reason}")
+    for message in run.dp.refused:
+        click.echo(f"error: {message}", err=True)
+    years = {m.start.year for m in run.dp.made} | {clock.today().year}
+    click.echo(dp_mode.spent_line(settings, years))
+
+
+def refuse_loudly(run: ReleaseRun) -> None:
+    """A run whose releases the budget refused fails (after storing what it could)."""
+    if run.dp is not None and run.dp.refused:
+        raise click.ClickException(
+            f"{plural(len(run.dp.refused), 'release')} refused: the year's differential-privacy budget "
+            "would be exceeded (statsservice dp budget)"
         )
 
 
@@ -162,9 +196,10 @@ def stats_release(date_from, date_to, dry_run: bool, withdraw_day) -> None:
     if dry_run:
         click.echo(f"dry run: would have {report(run)}")
         return
-    record_job("release", True)
+    record_job("release", not (run.dp and run.dp.refused))
     summed = f", {plural(run.summed, 'earlier release')} summed" if run.summed else ""
     click.echo(f"{report(run)}{summed}; days up to {final_day()} are final")
+    refuse_loudly(run)
 
 
 def register(app: Flask) -> None:

@@ -246,6 +246,8 @@ class PublicRelease(db.Model):
 
     ``status``: ``released``; ``withheld`` (too few organisations: looked at again while the day
     is within ``FEDERATION_WINDOW_DAYS``); ``withdrawn`` by an operator (never released again).
+    ``period``: ``day`` for an exact release; in DP mode (``FEDERATION_DP``) ``month`` or ``week``:
+    the release of a whole period, dated by its first day, its noise fixed here (docs/PRIVACY.md).
     ``demo``: made of demo clients only (shown on this hub, never pushed). ``summed``: its sums
     are in ``rollup_day`` (a release carried over from the outbox by migration 0012 is summed by
     the next ``stats_release``).
@@ -258,6 +260,7 @@ class PublicRelease(db.Model):
     type: Mapped[str] = mapped_column(String(32))
     date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(8), default="day", server_default="day")
     organisations: Mapped[int] = mapped_column(Integer, default=0)
     analyses: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[object | None] = mapped_column(JSONType, nullable=True)
@@ -316,3 +319,50 @@ class Weather(db.Model):
     as_of: Mapped[date] = mapped_column(Date)
     data: Mapped[object] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DpLedger(db.Model):
+    """Every differential-privacy release of this hub, and what it spent (``FEDERATION_DP``).
+
+    One row per measurement set drawn: a (type, period) release, or a type's choice of objects for
+    a year (``mechanism`` ``release`` or ``selection``). ``specs`` are the OpenDP measurements'
+    parameters: the year's privacy loss is OpenDP's composition of every row of the year, rebuilt
+    from them (``domain.federation.privacy``). Rows are never updated nor deleted: a re-planned
+    release is a new row that spends again. ``epsilon`` is the year's ε once the row was drawn.
+    """
+
+    __tablename__ = "dp_ledger"
+    __table_args__ = (Index("ix_dp_ledger_year", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(8))
+    date: Mapped[date] = mapped_column(Date)
+    date_to: Mapped[date] = mapped_column(Date)
+    mechanism: Mapped[str] = mapped_column(String(16))
+    rho: Mapped[float] = mapped_column(Float)
+    epsilon: Mapped[float] = mapped_column(Float)
+    delta: Mapped[float] = mapped_column(Float)
+    specs: Mapped[object] = mapped_column(JSONType)
+    detail: Mapped[object] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HubPrivacy(db.Model):
+    """On a global hub: the differential privacy a hub declared for one of its aggregates (the
+    ``dp`` block of a DP release: its period, its yearly budget and noise). An aggregate without one
+    is exact. Deleted with the aggregate (a withdrawal) or with the hub client."""
+
+    __tablename__ = "hub_privacy"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
+    anr: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    date: Mapped[date] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(8))
+    date_to: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    epsilon: Mapped[float] = mapped_column(Float)
+    delta: Mapped[float] = mapped_column(Float)
+    noise: Mapped[object] = mapped_column(JSONType)

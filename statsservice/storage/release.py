@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from statsservice.clock import utcnow
-from statsservice.domain.federation.aggregates import CellCount, DayInput, Outgoing, Withheld
+from statsservice.domain.federation.aggregates import CellCount, DayInput, Outgoing, Withheld, digest
 from statsservice.domain.registry import REGISTRY
 from statsservice.domain.release import ReleaseRules, area_of, majority_label
 from statsservice.domain.stats_types.base import KeySums
@@ -130,16 +130,89 @@ def day_input(
     return DayInput(stats_type, day, records, organisations, cells, labels)
 
 
-def day_records(stats_type: str, day: date, who: Sequence[ColumnElement]) -> list[tuple[int, Any, int]]:
-    """``(client id, data, n)`` of each record of one day over the clients ``who``: what
-    differential privacy clips per organisation (``domain/federation/noise.py``)."""
+def period_records(
+    stats_type: str, start: date, end: date, who: Sequence[ColumnElement]
+) -> list[tuple[int, Any, int]]:
+    """``(client id, data, n)`` of each record of a period over the clients ``who``: what
+    differential privacy bounds per organisation (``domain/federation/indicators.py``)."""
     query = (
         select(Stats.client_id, Stats.data, Stats.n)
         .join(Client, Client.id == Stats.client_id)
-        .where(*who, Stats.type == stats_type, Stats.date == day)
+        .where(*who, Stats.type == stats_type, Stats.date >= start, Stats.date <= end)
         .order_by(Stats.id)
     )
     return [(client_id, data, n or 1) for client_id, data, n in db.session.execute(query)]
+
+
+def period_population(stats_type: str, start: date, end: date) -> tuple[list[ColumnElement], bool]:
+    """Who makes the DP release of a (type, period): as ``population``, over the period's days."""
+    real = db.session.scalar(
+        select(Stats.id)
+        .join(Client, Client.id == Stats.client_id)
+        .where(*sharing(), Stats.type == stats_type, Stats.date >= start, Stats.date <= end)
+        .limit(1)
+    )
+    return (sharing(), False) if real is not None else (sharing(demo=True), True)
+
+
+def period_rows(stats_type: str | None = None) -> list[PublicRelease]:
+    """Release rows of whole periods (DP mode), any status."""
+    query = select(PublicRelease).where(PublicRelease.period != "day")
+    if stats_type is not None:
+        query = query.where(PublicRelease.type == stats_type)
+    return list(db.session.scalars(query.order_by(PublicRelease.date)))
+
+
+def exact_days(stats_type: str, start: date, end: date) -> int:
+    """How many days of a period were released exactly (a DP period never covers them again)."""
+    return int(
+        db.session.scalar(
+            select(func.count()).where(
+                PublicRelease.type == stats_type,
+                PublicRelease.period == "day",
+                PublicRelease.status == RELEASED,
+                PublicRelease.date >= start,
+                PublicRelease.date <= end,
+            )
+        )
+        or 0
+    )
+
+
+def store_period(
+    stats_type: str,
+    start: date,
+    period: str,
+    *,
+    payload: dict[str, Any] | None,
+    organisations: int,
+    demo: bool,
+    reason: str = "",
+) -> PublicRelease:
+    """Fix a (type, period)'s DP release with its sums and labels, or that it is withheld for now
+    (``payload`` None, ``reason``); the caller commits."""
+    row = db.session.scalar(
+        select(PublicRelease).where(PublicRelease.type == stats_type, PublicRelease.date == start)
+    )
+    if row is None:
+        row = PublicRelease(type=stats_type, date=start)
+        db.session.add(row)
+    row.period, row.demo, row.released_at = period, demo, utcnow()
+    row.organisations = row.analyses = organisations  # the released (noisy) number: nothing exact
+    row.suppressed_k = row.suppressed_dominance = 0
+    if payload is None:
+        row.status, row.reason, row.payload, row.digest, row.summed = WITHHELD, reason, None, "", True
+        return row
+    row.status, row.reason, row.payload, row.digest, row.summed = (
+        RELEASED,
+        "",
+        payload,
+        digest(payload),
+        False,
+    )
+    db.session.flush()
+    add_sums(row)
+    return row
 
 
 def client_labels(
@@ -181,6 +254,7 @@ def store(made: Made) -> PublicRelease:
     if row is None:
         row = PublicRelease(type=result.type, date=result.date)
         db.session.add(row)
+    row.period = "day"  # a period DP mode withheld, released as a day in exact mode
     row.organisations, row.demo, row.released_at = made.organisations, made.demo, utcnow()
     row.analyses = int(result.analyses)
     row.suppressed_k = int(result.suppressed.get("k", 0))

@@ -28,6 +28,8 @@ class NewRecord:
     data: Any
     n: int = 1
     uuid: str | None = None
+    #: a hub's DP release: its period, budget and noise (``dp`` of the record; None: exact)
+    dp: dict[str, Any] | None = None
 
 
 #: records per INSERT statement (SQLite allows 32766 bound parameters)

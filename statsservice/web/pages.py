@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
 
 from statsservice import clock
+from statsservice.domain.federation.privacy import short
 from statsservice.errors import error_response
 from statsservice.storage import dashboard, release
 from statsservice.version import __version__
@@ -278,6 +279,59 @@ def type_names() -> dict[str, str]:
     }
 
 
+def privacy_sentences(privacy: dict[str, Any]) -> list[str]:
+    """How the released figures are protected, in the page's language (nothing in exact mode, as
+    before DP mode existed)."""
+    if privacy["mode"] == "dp":
+        out = [
+            _(
+                "Each organisation's %(year)s contribution is protected at ε = %(spent)s of %(budget)s "
+                "(δ = %(delta)s, differential privacy).",
+                year=privacy["year"],
+                spent=short(privacy["epsilon_spent"]),
+                budget=short(privacy["epsilon_budget"]),
+                delta=f"{privacy['delta']:g}",
+            )
+        ]
+        if privacy.get("exact_before"):
+            out.append(
+                _(
+                    "Days of %(year)s before %(date)s were released exactly.",
+                    year=privacy["year"],
+                    date=privacy["exact_before"],
+                )
+            )
+        return out
+    if privacy["mode"] == "global" and privacy.get("budgets"):
+        periods = {"month": _("by month"), "week": _("by week")}
+        out = [
+            _(
+                "%(dp)s of the %(total)s hub aggregates are differential-privacy releases; the others are exact.",
+                dp=privacy["dp_releases"],
+                total=privacy["dp_releases"] + privacy["exact_releases"],
+            )
+        ]
+        for budget in privacy["budgets"]:
+            out.append(
+                _(
+                    "ε = %(epsilon)s per organisation and year (δ = %(delta)s), %(period)s: %(releases)s releases "
+                    "from %(hubs)s hubs, %(first)s to %(last)s.",
+                    epsilon=short(budget.epsilon),
+                    delta=f"{budget.delta:g}",
+                    period=periods.get(budget.period, budget.period),
+                    releases=budget.releases,
+                    hubs=budget.hubs,
+                    first=budget.first_date.isoformat(),
+                    last=budget.last_date.isoformat(),
+                )
+            )
+        return out
+    return []
+
+
 @bp.get("/about")
 def about() -> str:
-    return render("about.html", None, about=public.about_data(), type_names=type_names())
+    data = public.about_data()
+    return render(
+        "about.html", None, about=data, type_names=type_names(), privacy=privacy_sentences(data["privacy"])
+    )

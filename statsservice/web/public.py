@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
+from statsservice import clock
+from statsservice.domain.federation.privacy import DpSettings, sentence, short
 from statsservice.domain.release import coarsen, coarsen_weights
 from statsservice.errors import ApiError
-from statsservice.storage import dashboard
+from statsservice.storage import dashboard, ledger
 from statsservice.storage.federation import community_series
 from statsservice.version import __version__
 from statsservice.web import community, schemas, series
@@ -105,12 +107,61 @@ def about_data() -> dict[str, Any]:
         "first_date": summary.first_date,
         "last_date": summary.last_date,
         "community_series": sorted(dashboard.community_processors()),
+        "privacy": privacy_data(),
         "links": {
             "dashboard": url_for("dashboard.current"),
             "api": "/api/v1/",
             "openapi": "/api/v1/openapi.json",
             "about": url_for("public_stats.about_json"),
         },
+    }
+
+
+def privacy_data() -> dict[str, Any]:
+    """How the released figures are protected, in numbers and in one sentence: this hub's yearly
+    budget in DP mode (the ε its ledger spent), or on a global hub which hub aggregates are DP
+    releases and at what budget."""
+    cfg = current_app.config
+    if cfg["MODE"] == "global":
+        exact, budgets = ledger.declared()
+        releases = sum(b.releases for b in budgets)
+        text = None
+        if budgets:
+            text = (
+                f"{releases} of the {exact + releases} hub aggregates are differential-privacy releases ("
+                + "; ".join(
+                    f"ε = {short(b.epsilon)} per organisation and year, δ = {b.delta:g}, by {b.period}: "
+                    f"{b.releases} from {b.hubs} {'hub' if b.hubs == 1 else 'hubs'}"
+                    for b in budgets
+                )
+                + "); the others are exact."
+            )
+        return {
+            "mode": "global",
+            "sentence": text,
+            "exact_releases": exact,
+            "dp_releases": releases,
+            "budgets": budgets,
+        }
+    settings = DpSettings.from_config(cfg)
+    if settings is None:
+        return {"mode": "exact", "sentence": None}
+    # the newest year with DP releases (in early January, last year's), else this one
+    year = max(ledger.years(), default=clock.today().year)
+    rows = ledger.entries(year)
+    spent = rows[-1].epsilon if rows else 0.0  # OpenDP's composition of the year, as of its last release
+    since = ledger.exact_since(year)
+    return {
+        "mode": "dp",
+        "sentence": sentence(year, spent, settings, since=since),
+        "year": year,
+        "epsilon_budget": settings.year_epsilon,
+        "epsilon_spent": spent,
+        "delta": settings.delta,
+        "period": settings.period,
+        "top": settings.top,
+        "releases": sum(1 for row in rows if row.mechanism == ledger.RELEASE),
+        "exact_before": since,
     }
 
 

@@ -193,6 +193,41 @@ class CountsSchema(ma.Schema):
     )
 
 
+class DeclaredBudgetSchema(ma.Schema):
+    """Hub aggregates a global hub holds under one declared DP budget."""
+
+    epsilon = ma.fields.Float(required=True, metadata={"description": "ε per organisation and year"})
+    delta = ma.fields.Float(required=True)
+    period = ma.fields.String(required=True, metadata={"description": "month or week"})
+    hubs = ma.fields.Integer(required=True)
+    releases = ma.fields.Integer(required=True)
+    first_date = ma.fields.Date(required=True)
+    last_date = ma.fields.Date(required=True)
+    types = ma.fields.List(ma.fields.String(), required=True)
+
+
+class PrivacySchema(ma.Schema):
+    """How the released figures are protected (docs/PRIVACY.md): ``exact`` (k organisations per
+    cell), ``dp`` (this hub's yearly budget per organisation) or, on a global hub, which hub
+    aggregates are DP releases and at what budget."""
+
+    mode = ma.fields.String(required=True, metadata={"description": "exact, dp or global"})
+    sentence = ma.fields.String(allow_none=True, metadata={"description": "the same in one sentence"})
+    year = ma.fields.Integer()
+    epsilon_budget = ma.fields.Float()
+    epsilon_spent = ma.fields.Float()
+    delta = ma.fields.Float()
+    period = ma.fields.String()
+    top = ma.fields.Integer()
+    releases = ma.fields.Integer(metadata={"description": "DP releases of the year (this hub)"})
+    exact_before = ma.fields.Date(
+        allow_none=True, metadata={"description": "days of the year before this one were released exactly"}
+    )
+    exact_releases = ma.fields.Integer(metadata={"description": "hub aggregates without DP (global hub)"})
+    dp_releases = ma.fields.Integer(metadata={"description": "hub aggregates released with DP (global hub)"})
+    budgets = ma.fields.List(ma.fields.Nested(DeclaredBudgetSchema))
+
+
 class AboutSchema(ma.Schema):
     name = ma.fields.String(required=True)
     version = ma.fields.String(required=True)
@@ -207,6 +242,7 @@ class AboutSchema(ma.Schema):
     first_date = ma.fields.Date(allow_none=True)
     last_date = ma.fields.Date(allow_none=True)
     community_series = ma.fields.List(ma.fields.String(), required=True)
+    privacy = ma.fields.Nested(PrivacySchema, required=True)
     links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
 
 

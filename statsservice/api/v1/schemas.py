@@ -20,6 +20,7 @@ from marshmallow import ValidationError, post_load, validate
 
 from statsservice import clock
 from statsservice.domain.deidentify import aggregate_anr
+from statsservice.domain.federation.privacy import PERIODS
 from statsservice.domain.processors.base import Flag
 from statsservice.domain.registry import REGISTRY, TYPE_NAMES
 from statsservice.domain.stats_types import StatsType
@@ -161,6 +162,31 @@ class HubLimits:
         return out
 
 
+class DpBlockSchema(ma.Schema):
+    """What a hub's DP release says of itself (``FEDERATION_DP``, docs/PRIVACY.md): the period
+    it covers, the yearly budget each organisation's contribution is protected at, and the
+    standard deviation of the noise of each released sum."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    period = ma.fields.String(required=True, validate=validate.OneOf(PERIODS))
+    label = ma.fields.String(load_default="", validate=validate.Length(max=16))
+    date_to = StrictDate(required=True)
+    year = ma.fields.Integer(strict=True, required=True, validate=validate.Range(2000, 9999))
+    epsilon = ma.fields.Float(
+        required=True, allow_nan=False, validate=validate.Range(0, 10**6, min_inclusive=False)
+    )
+    delta = ma.fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 1))
+    unit = ma.fields.String(load_default="organisation", validate=validate.OneOf(["organisation"]))
+    noise = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(1, 32)),
+        values=ma.fields.Float(allow_nan=False, validate=validate.Range(0, 10**12)),
+        load_default=dict,
+        validate=validate.Length(max=16),
+    )
+
+
 class StatsRecordSchema(ma.Schema):
     """One uploaded record. Loads into a ``NewRecord`` with ``data`` normalised by its type.
 
@@ -178,6 +204,13 @@ class StatsRecordSchema(ma.Schema):
     uuid = CanonicalUUID(load_default=None, allow_none=False)
     n = ma.fields.Integer(
         strict=True, validate=validate.Range(1, MAX_WEIGHT), load_default=None, allow_none=False
+    )
+    dp = ma.fields.Nested(
+        DpBlockSchema,
+        load_default=None,
+        metadata={
+            "description": "a hub's differential-privacy release (hub clients only): period and budget"
+        },
     )
 
     def __init__(self, *, hub_client: bool, limits: HubLimits | None = None, **kwargs: Any):
@@ -216,12 +249,21 @@ class StatsRecordSchema(ma.Schema):
             data = REGISTRY[record["type"]].load(record["data"])
         except ValidationError as exc:
             raise ValidationError(exc.messages, field_name="data") from None
+        block = record.get("dp")
         if not self.hub_client:
             refused = (["n"] if record["n"] is not None else []) + weight_paths(data)
             if refused:
                 reason = "weights are accepted only from hub clients (federation)"
                 raise ValidationError({path: [reason] for path in refused})
+            if block is not None:
+                raise ValidationError({"dp": ["only a hub's aggregate may say it is a DP release"]})
         else:
+            if block is not None and not record["date"] <= block["date_to"] <= record["date"] + timedelta(
+                days=31
+            ):
+                raise ValidationError(
+                    {"dp.date_to": ["the period ends at most 31 days after the record's date"]}
+                )
             refused_weights = self.limits.errors(record["n"], data)
             if refused_weights:
                 raise ValidationError(refused_weights)
@@ -234,6 +276,7 @@ class StatsRecordSchema(ma.Schema):
             data=data,
             n=record["n"] or 1,
             uuid=record["uuid"],
+            dp=block,
         )
 
 
@@ -372,6 +415,9 @@ def _doc_record(stats_type: StatsType, *, stored: bool) -> type[ma.Schema]:
     fields["n"] = ma.fields.Integer(
         validate=validate.Range(1, MAX_WEIGHT),
         metadata={"description": "analyses behind an aggregate (hub clients only)"},
+    )
+    fields["dp"] = ma.fields.Nested(
+        DpBlockSchema, metadata={"description": "a hub's differential-privacy release (hub clients only)"}
     )
     return type(f"{title}RecordSchema", (_DocRecord,), fields)
 

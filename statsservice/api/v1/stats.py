@@ -36,7 +36,7 @@ from statsservice.domain.dates import months_before
 from statsservice.errors import BODY, ApiError, flatten
 from statsservice.extensions import db
 from statsservice.observability.metrics import record_upload
-from statsservice.storage import partitions, replica
+from statsservice.storage import ledger, partitions, replica
 from statsservice.storage.models import Stats
 from statsservice.storage.stats import NewRecord, StatsFilter, delete_analysis, stream_records, upsert_records
 from statsservice.text import plural
@@ -143,7 +143,7 @@ class StatsCollection(MethodView):
         if not records:
             report = _report(f"no record stored: {len(refused)} refused", errors, [], refused)
             return report, 422
-        uuids = _store(client.id, list(records.values()))
+        uuids = _store(client.id, list(records.values()), hub=not client.local)
         stored = [uuids[(r.anr, r.type, r.date)] for r in records.values()]
         if refused:
             message = f"{plural(len(stored), 'record')} stored, {len(refused)} refused"
@@ -159,6 +159,7 @@ class StatsAnalysis(MethodView):
     def delete(self, anr: uuid_mod.UUID) -> Response:
         """Delete the caller's records of one analysis (never another client's)."""
         removed = delete_analysis(current_client().id, str(anr))
+        ledger.forget(current_client().id, str(anr))
         if not removed:
             raise ApiError(404, "no records of this analysis for this client", {"anr": ["not found"]})
         db.session.commit()
@@ -233,12 +234,15 @@ def _refuse_rewrites(client_id: int, records: dict[int, NewRecord], errors: dict
             ]
 
 
-def _store(client_id: int, records: list[NewRecord]) -> dict[Key, str]:
+def _store(client_id: int, records: list[NewRecord], *, hub: bool = False) -> dict[Key, str]:
     """Upsert the batch in one transaction; the uuid stored for each key. A concurrent upload of
-    the same keys can win the race to insert: retry once, as a replace."""
+    the same keys can win the race to insert: retry once, as a replace. A hub's records keep what
+    each says of its differential privacy (``hub_privacy``) in the same transaction."""
     for _attempt in range(2):
         try:
             rows = upsert_records(client_id, records)
+            if hub:
+                ledger.declare(client_id, [(r.anr, r.type, r.date, r.dp) for r in records])
             db.session.commit()
             return {(row.anr, row.type, row.date): row.uuid for row in rows}
         except IntegrityError:

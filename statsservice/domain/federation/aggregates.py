@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from statsservice.domain.deidentify import aggregate_anr
-from statsservice.domain.federation.noise import Contributions, DifferentialPrivacy
 from statsservice.domain.registry import REGISTRY
 from statsservice.domain.release import ReleaseRules
 from statsservice.domain.stats_types.base import KeySums
@@ -85,19 +84,9 @@ def last_final_day(today: date, delay_days: int) -> date:
     return today - timedelta(days=max(0, delay_days))
 
 
-def build(
-    day: DayInput,
-    rules: ReleaseRules,
-    *,
-    privacy: DifferentialPrivacy | None = None,
-    parts: Contributions | None = None,
-    max_weight: int = 100_000,
-) -> Outgoing | Withheld:
-    """The aggregate of the cells of ``day`` that pass ``rules``, or why nothing is released.
-
-    With ``privacy`` (``FEDERATION_DP_EPSILON``), the released sums and counts are rebuilt from
-    each organisation's clipped ``parts`` with Laplace noise (``noise.py``); which cells are
-    released is still decided by ``rules`` on the exact counts."""
+def build(day: DayInput, rules: ReleaseRules) -> Outgoing | Withheld:
+    """The aggregate of the cells of ``day`` that pass ``rules``, or why nothing is released
+    (exact mode; DP mode releases periods instead: ``indicators.py``)."""
     analyses = round(day.analyses)
     if not rules.allows(day.clients, analyses):
         reason = f"{plural(day.clients, 'organisation')}, {plural(analyses, 'analysis', 'analyses')}"
@@ -112,18 +101,7 @@ def build(
             released.append(cell.sums)
     if not released and day.cells:  # records that reported nothing are released as such
         return Withheld(day.type, day.date, analyses, day.clients, "every cell suppressed", suppressed)
-    weight: float = day.analyses
-    if privacy is not None:
-        noisy = privacy.release(
-            day.type,
-            released,
-            parts or Contributions(),
-            min_weight=max(rules.min_analyses, rules.min_clients),
-            max_weight=max_weight,
-        )
-        released, weight = noisy.cells, noisy.weight
-        analyses = noisy.weight
-    data = REGISTRY[day.type].assemble(released, weight, day.labels)
+    data = REGISTRY[day.type].assemble(released, day.analyses, day.labels)
     payload = {
         "anr": aggregate_anr(day.type, day.date),
         "type": day.type,
