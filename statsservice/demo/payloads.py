@@ -365,6 +365,7 @@ class Generator:
         """The five records that one analysis uploads for one day."""
         anr = self.anrs[anr_index]
         r = random.Random(uuid.UUID(anr["uuid"]).int ^ day.toordinal())
+        risk = self._risk(anr, r, day)  # first: the draws of every seed stay in their old order
         if self.weather:
             threats = self._weather_tv(anr, r, self.threats, day)
             vulns = self._weather_tv(anr, r, self.vulns, day)
@@ -372,7 +373,7 @@ class Generator:
             threats = self._tv(anr, r, self.threats, anr["threats"])
             vulns = self._tv(anr, r, self.vulns, anr["vulns"])
         data = {
-            "risk": self._risk(anr, r, day),
+            "risk": risk,
             "threat": threats,
             "vulnerability": vulns,
             "cartography": self._cartography(anr, r),
