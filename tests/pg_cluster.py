@@ -34,7 +34,9 @@ class PrivateCluster:
         command = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:  # say why: a failed server command is otherwise a bare exit status
+            raise AssertionError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
 
     @property
     def url(self) -> str:
