@@ -6,6 +6,7 @@ import uuid as uuid_mod
 from datetime import date, datetime
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
     false,
@@ -27,6 +29,11 @@ from statsservice.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+#: arrays of a record's own sums (``storage.record_sums``): native arrays on PostgreSQL (summed
+#: there with ``unnest``), JSON lists on SQLite
+KeyArray = ARRAY(Integer).with_variant(JSON(), "sqlite")
+ScaledArray = ARRAY(SmallInteger).with_variant(JSON(), "sqlite")
+FloatArray = ARRAY(Float).with_variant(JSON(), "sqlite")
 
 ROLE_USER = 1
 ROLE_ADMIN = 2
@@ -95,6 +102,19 @@ class Stats(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     #: times an upload replaced the record: the upsert tells a replacement by it (0: just inserted)
     replacements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the record's own sums per key, written with it (``storage.record_sums``): what a selection
+    #: of analyses is summed from. ``sum_keys``: ``rollup_key`` ids, ascending; per key its weight
+    #: (``sum_n``, None when every key weighs the record's ``n``) and its sums of ``n × m1..m3``,
+    #: each either in hundredths (``sum_q*``, when exact in a smallint) or as floats (``sum_f*``),
+    #: or neither when all zero
+    sum_keys: Mapped[list[int]] = mapped_column(KeyArray)
+    sum_n: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_q1: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_q2: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_q3: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_f1: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_f2: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_f3: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
 
     client: Mapped[Client] = relationship(back_populates="stats")
 

@@ -4,8 +4,11 @@
 - the whole hub (no client, no analyses selected) reads ``rollup_day``, the public day sums: this
   hub's fixed releases and the aggregates other hubs released (``storage.release``), never live
   data; a year costs 365 rows per key whatever the number of analyses;
-- a selection of analyses (at most a few thousand records) explodes the selected records
-  themselves (``domain.sums``): nothing per record is stored twice.
+- a selection of analyses reads maintained sums as well: when it holds every analysis the client
+  has in the window (a Front Office's CEO sees them all), the client's own day sums
+  (``client_day``); otherwise the selected records' own sums, stored in their rows
+  (``storage.record_sums``) and summed in SQL. Only a plan asking for keys the records' sums do not
+  keep (compliance controls) explodes the records' JSON (``StatsType.explode_sql``).
 
 Nothing here writes.
 """
@@ -18,16 +21,18 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Select, and_, cast, column, func, select, text
+from sqlalchemy import Date, DateTime, Integer, Select, and_, cast, column, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from statsservice.domain.dates import period_start
 from statsservice.domain.processors import Aggregate, Cell, Plan, check_period
 from statsservice.domain.registry import REGISTRY, get_processor
 from statsservice.domain.release import majority_label
 from statsservice.domain.stats_types.sql import EXPLODED, JsonSql
-from statsservice.domain.sums import selection_cells
+from statsservice.domain.sums import RECORDS, Key, covers, selection_cells
 from statsservice.extensions import db
-from statsservice.storage.models import ClientLabel, RollupDay, RollupKey, Stats
+from statsservice.storage import record_sums
+from statsservice.storage.models import Client, ClientDay, ClientLabel, RollupDay, RollupKey, Stats
 from statsservice.storage.release import public_labels
 from statsservice.storage.stats import StatsFilter
 from statsservice.storage.stats import _apply as apply_filter
@@ -181,18 +186,25 @@ def planner(settings: Sequence[str]) -> Iterator[None]:
     """Planner ``settings`` (``name = value``) for the statements inside only, on PostgreSQL. A
     bare ``SET LOCAL`` would last to the end of the transaction and change the plans, and so the
     order floats are summed in, of whatever the caller runs next in it. After an error nothing is
-    reset: the transaction is rolled back, its settings with it."""
+    reset: the transaction is rolled back, its settings with it. One statement sets them all and
+    one resets them (a round trip per setting cost a selection 8 of its 11 statements)."""
     postgres = bool(settings) and db.session.get_bind().dialect.name == "postgresql"
+    names = [setting.split("=")[0].strip() for setting in settings]
     if postgres:
-        for setting in settings:
-            db.session.execute(text(f"SET LOCAL {setting}"))
+        values = [setting.split("=", 1)[1].strip().strip("'") for setting in settings]
+        calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+        params = {f"n{i}": name for i, name in enumerate(names)} | {f"v{i}": v for i, v in enumerate(values)}
+        db.session.execute(text(f"SELECT {calls}"), params)
     yield
     if postgres:
-        for setting in settings:
-            db.session.execute(text(f"SET LOCAL {setting.split('=')[0].strip()} TO DEFAULT"))
+        resets = ", ".join(
+            f"set_config(:n{i}, (SELECT reset_val FROM pg_settings WHERE name = :n{i}), true)"
+            for i in range(len(names))
+        )
+        db.session.execute(text(f"SELECT {resets}"), {f"n{i}": name for i, name in enumerate(names)})
 
 
-#: planner settings for the one query of an exploded selection on PostgreSQL (see _from_records)
+#: planner settings for the one query of an exploded selection on PostgreSQL (see _from_exploded)
 PG_SELECTION_SETTINGS = (
     "jit = off",
     "enable_memoize = off",
@@ -201,7 +213,136 @@ PG_SELECTION_SETTINGS = (
 )
 
 
+def _key_strings(stats_type: str, plan: Plan) -> tuple[dict[int, Key], int | None]:
+    """The type's keys a plan asks for, by id (four strings each), and the id of its records key."""
+    k = RollupKey
+    matching = _matching(plan, k)
+    query = select(k.id, k.k1, k.k2, k.k3, k.k4).where(k.type == stats_type)
+    if matching:
+        query = query.where(or_(_record_key(), and_(*matching)))
+    strings: dict[int, Key] = {}
+    records = None
+    for key_id, k1, k2, k3, k4 in db.session.connection().execute(query):
+        if (k1, k2, k3, k4) == RECORDS:
+            records = key_id
+        else:
+            strings[key_id] = (k1, k2, k3, k4)
+    return strings, records
+
+
 def _from_records(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
+    """Sums over some analyses: from maintained sums (``client_day`` when the selection holds all
+    of the client's analyses in the window, else the records' own sums), or by exploding the
+    records' JSON when the plan asks for keys their sums do not keep."""
+    stats_type = REGISTRY[f.type]
+    if not covers(stats_type.record_sums_match, plan.match):
+        return _from_exploded(f, period, plan)
+    strings, records_key = _key_strings(f.type, plan)
+    if f.client_id is not None and records_key is not None and _all_analyses(f, records_key):
+        return _from_client_days(f, period, plan, strings, records_key)
+    return _from_record_sums(f, period, plan, strings)
+
+
+def _window(column: Any, f: StatsFilter) -> list[ColumnElement]:
+    scope = []
+    if f.date_from:
+        scope.append(column >= f.date_from)
+    if f.date_to:
+        scope.append(column <= f.date_to)
+    return scope
+
+
+def _all_analyses(f: StatsFilter, records_key: int) -> bool:
+    """Whether ``f`` selects every record its client has of the type in the window: the selected
+    records are as many as the client's day sums count (``client_day``'s records key holds the
+    number of the client's records of each day), read from an index each."""
+    selected = apply_filter(select(func.count()).select_from(Stats), f).scalar_subquery()
+    cd = ClientDay
+    held = (
+        select(func.coalesce(func.sum(cd.entries), 0))
+        .where(cd.client_id == f.client_id, cd.key_id == records_key, *_window(cd.date, f))
+        .scalar_subquery()
+    )
+    return bool(db.session.scalar(select(selected == held)))
+
+
+def _sums(rows: Iterable[Any], strings: dict[int, Key], has_bucket: bool) -> list[Cell]:
+    """Rows ``([bucket], key id, n, s1, s2, s3)`` as cells, the key's strings shared."""
+    new = tuple.__new__  # a Cell without NamedTuple's Python-level __new__: tens of thousands a year
+    if has_bucket:
+        return [
+            new(Cell, (day, strings[key_id], float(n), (float(s1), float(s2), float(s3))))
+            for day, key_id, n, s1, s2, s3 in rows
+        ]
+    return [
+        new(Cell, (None, strings[key_id], float(n), (float(s1), float(s2), float(s3))))
+        for key_id, n, s1, s2, s3 in rows
+    ]
+
+
+def _from_client_days(
+    f: StatsFilter, period: str | None, plan: Plan, strings: dict[int, Key], records_key: int
+) -> Sums:
+    """The client's own day sums: every analysis it has is selected, so its ``client_day`` rows
+    are the selection's sums (kept at write, one row per key and day whatever the analyses)."""
+    cd = ClientDay
+    scope = [cd.client_id == f.client_id, *_window(cd.date, f)]
+    if f.local_only:
+        scope.append(cd.client_id.in_(select(Client.id).where(Client.local.is_(True))))
+    sums = [func.sum(cd.n), func.sum(cd.s1), func.sum(cd.s2), func.sum(cd.s3)]
+    columns, group = _grouped([cd.key_id], sums, period, cd.date)
+    connection = db.session.connection()
+    rows = connection.execute(select(*columns).where(*scope, cd.key_id.in_(list(strings))).group_by(*group))
+    cells = _sums(rows, strings, period is not None)
+    weights: dict[date | None, float] = {}
+    if plan.record_weights:
+        columns, group = _grouped([], [func.sum(cd.n)], period, cd.date)
+        weights = _weights(select(*columns).where(*scope, cd.key_id == records_key).group_by(*group), period)
+    return cells, weights
+
+
+def _from_record_sums(f: StatsFilter, period: str | None, plan: Plan, strings: dict[int, Key]) -> Sums:
+    """The selected records' own sums (``storage.record_sums``): unnested and summed in SQL on
+    PostgreSQL, decoded and summed here on SQLite."""
+    wanted = set(strings)
+    if db.session.get_bind().dialect.name == "postgresql":
+        x = record_sums.unnested(lambda query: apply_filter(query, f))
+        sums = [func.sum(x.c.n), func.sum(x.c.s1), func.sum(x.c.s2), func.sum(x.c.s3)]
+        columns, group = _grouped([x.c.k], sums, period, x.c.date)
+        query = select(*columns).select_from(x)
+        if plan.match:
+            query = query.where(x.c.k.in_(sorted(wanted)))
+        rows = db.session.connection().execute(query.group_by(*group))
+        cells = _sums(rows, strings, period is not None)
+    else:
+        acc: dict[tuple[date | None, int], list[float]] = {}
+        query = apply_filter(select(Stats.date, Stats.n, *record_sums.stored_columns()), f)
+        for day, n, *stored in db.session.execute(query):
+            slot = period_start(day, period) if period is not None else None
+            for key_id, weight, s1, s2, s3 in record_sums.decode(n, stored):
+                if key_id not in wanted:
+                    continue
+                found = acc.get((slot, key_id))
+                if found is None:
+                    acc[(slot, key_id)] = [weight, s1, s2, s3]
+                else:
+                    found[0] += weight
+                    found[1] += s1
+                    found[2] += s2
+                    found[3] += s3
+        cells = [Cell(slot, strings[key_id], *_split(v)) for (slot, key_id), v in acc.items()]
+    weights: dict[date | None, float] = {}
+    if plan.record_weights:
+        columns, group = _grouped([], [func.sum(Stats.n)], period, Stats.date)
+        weights = _weights(apply_filter(select(*columns), f).group_by(*group), period)
+    return cells, weights
+
+
+def _split(values: list[float]) -> tuple[float, tuple[float, float, float]]:
+    return values[0], (values[1], values[2], values[3])
+
+
+def _from_exploded(f: StatsFilter, period: str | None, plan: Plan) -> Sums:
     """Sums over the selected records themselves (some analyses): exploded in the database by the
     type's ``explode_sql``, or as they stream in through its Python ``explode`` if it has none."""
     stats_type = REGISTRY[f.type]

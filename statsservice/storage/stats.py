@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, cast, func, select
+import orjson
+from sqlalchemy import Select, Text, cast, func, select, text
 
 from statsservice.clock import utcnow
 from statsservice.domain.registry import REGISTRY
-from statsservice.domain.sums import record_sums
+from statsservice.domain.sums import Key, Sums, kept_sums, merge, record_sums
 from statsservice.extensions import db
 from statsservice.storage import partitions, sums
+from statsservice.storage import record_sums as own
 from statsservice.storage.models import ClientLabel, Stats, new_uuid
 
 
@@ -45,14 +47,16 @@ class StoredRecord(NamedTuple):
 
 
 def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredRecord]:
-    """Insert or replace records on (client, anr, type, date); bring the sums of their days up to
-    date (``storage.sums``) and the client's labels, in the same transaction.
+    """Insert or replace records on (client, anr, type, date) with their own sums
+    (``storage.record_sums``); bring the sums of their days up to date (``storage.sums``) and the
+    client's labels, in the same transaction.
 
-    ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of ``STORE_SLICE`` records,
-    under every database's bind-parameter limit): a replaced record keeps its uuid and creation
-    time; then the sums of every day of the batch are brought up to date at once. The caller
-    commits (or rolls back): the whole batch is one transaction. Within a batch the last record
-    for a key wins.
+    Each record is exploded once: its sums are stored in its row, and added up per day for
+    ``client_day``. ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of
+    ``STORE_SLICE`` records, under every database's bind-parameter limit): a replaced record keeps
+    its uuid and creation time; then the sums of every day of the batch are brought up to date at
+    once. The caller commits (or rolls back): the whole batch is one transaction. Within a batch
+    the last record for a key wins.
 
     Which records replaced one are told by the statement itself: the update counts the record's
     ``replacements``, so a returned count of 0 is a row the statement inserted — exact under
@@ -65,13 +69,16 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
     if not latest:
         return []
     partitions.ensure(day for _anr, _type, day in latest)
+    exploded = {key: record_sums(REGISTRY[r.type], [(r.data, r.n)]) for key, r in latest.items()}
+    ids = sums.key_ids((key[1], k) for key, found in exploded.items() for k in found)
     replaced: set[tuple[str, str, date]] = set()
     now = utcnow()
     rows = [
         {"uuid": r.uuid or new_uuid(), "client_id": client_id, "anr": r.anr, "type": r.type}
         | {"date": r.date, "data": r.data, "n": r.n, "created_at": now, "updated_at": now}
         | {"replacements": 0}
-        for r in latest.values()
+        | own.encode(kept_sums(exploded[key], REGISTRY[r.type].record_sums_match), ids, r.type, r.n)
+        for key, r in latest.items()
     ]
     statement = sums.dialect_insert()(Stats)
     statement = statement.on_conflict_do_update(
@@ -81,6 +88,7 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             "n": statement.excluded.n,
             "updated_at": now,
             "replacements": Stats.replacements + 1,
+            **{name: statement.excluded[name] for name in own.COLUMNS},
         },
     ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date, Stats.replacements)
     stored: list[StoredRecord] = []
@@ -89,7 +97,7 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             stored.append(StoredRecord(*row[:5]))
             if row.replacements:
                 replaced.add((row.anr, row.type, row.date))
-    _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
+    _keep_sums(client_id, latest, stored, exploded, ids, {(t, day) for _anr, t, day in replaced})
     labels: dict[tuple[str, str], dict[str, str]] = {}
     for r in latest.values():
         for entry in REGISTRY[r.type].labels(r.data):
@@ -102,31 +110,57 @@ def _keep_sums(
     client_id: int,
     latest: dict[tuple[str, str, date], NewRecord],
     stored: list[StoredRecord],
+    exploded: dict[tuple[str, str, date], Sums],
+    ids: dict[tuple[str, Key], int],
     replaced: set[tuple[str, date]],
 ) -> None:
     """Bring the client's sums up to date after an upload: (type, day) pairs where a record was
     replaced are recomputed from the records (``sums.resync``: a replaced record's old
-    contribution is gone with it); elsewhere the new records' sums are added (``sums.add``).
-    The client's days are locked first, so a concurrent upload of the same client's day never
-    sums records this one has not committed yet (other clients' uploads do not wait)."""
+    contribution is gone with it); elsewhere the new records' sums (``exploded``, one record
+    each) are added (``sums.add``). The client's days are locked first, so a concurrent upload of
+    the same client's day never sums records this one has not committed yet (other clients'
+    uploads do not wait)."""
     sums.lock_days({day for _anr, _t, day in latest}, client_id)
-    by_key = {(s.anr, s.type, s.date): s.id for s in stored}
-    fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
-    sums.resync(client_id, replaced, [row for row in fresh if (row[1], row[2]) in replaced])
-    added: dict[tuple[str, date], list[tuple[Any, float]]] = {}
-    for _id, t, day, data, n in fresh:
+    if replaced:
+        by_key = {(s.anr, s.type, s.date): s.id for s in stored}
+        fresh = [
+            (by_key[key], r.type, r.date, r.data, r.n)
+            for key, r in latest.items()
+            if (r.type, r.date) in replaced
+        ]
+        sums.resync(client_id, replaced, fresh)
+    added: dict[tuple[str, date], Sums] = {}
+    for (_anr, t, day), found in exploded.items():
         if (t, day) not in replaced:
-            added.setdefault((t, day), []).append((data, n))
-    sums.add(client_id, {(t, day): record_sums(REGISTRY[t], found) for (t, day), found in added.items()})
+            merge(added.setdefault((t, day), {}), found)
+    sums.add(client_id, added, ids)
+
+
+#: PostgreSQL: the client's labels in one statement, rewriting only those that changed (a Front
+#: Office sends the same labels every night: an unchanged row is neither rewritten nor logged)
+_LABELS_UPSERT = text(
+    "INSERT INTO client_label (client_id, type, key, labels) SELECT :client_id, * FROM"
+    " unnest(CAST(:types AS text[]), CAST(:keys AS text[]), CAST(:labels AS jsonb[]))"
+    " ON CONFLICT (client_id, type, key) DO UPDATE SET labels = excluded.labels"
+    " WHERE client_label.labels IS DISTINCT FROM excluded.labels"
+)
 
 
 def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
     """The client's own labels (latest upload wins, for this client only)."""
     if not labels:
         return
-    rows = [
-        {"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())
-    ]
+    ordered = sorted(labels.items())
+    if sums.postgres():
+        arrays = {
+            "client_id": client_id,
+            "types": [t for (t, _k), _v in ordered],
+            "keys": [k for (_t, k), _v in ordered],
+            "labels": [orjson.dumps(v).decode() for _key, v in ordered],
+        }
+        db.session.execute(_LABELS_UPSERT, arrays)
+        return
+    rows = [{"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in ordered]
     statement = sums.dialect_insert()(ClientLabel)
     statement = statement.on_conflict_do_update(
         index_elements=[ClientLabel.client_id, ClientLabel.type, ClientLabel.key],

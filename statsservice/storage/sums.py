@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, true, tuple_
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.domain.registry import REGISTRY
@@ -45,12 +45,52 @@ def dialect_insert() -> Any:
     return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+#: PostgreSQL: the ids of the wanted keys only, in one statement (the wanted keys as arrays)
+_WANTED_KEYS = text(
+    "SELECT k.id, k.type, k.k1, k.k2, k.k3, k.k4 FROM rollup_key AS k JOIN unnest(CAST(:t AS text[]),"
+    " CAST(:k1 AS text[]), CAST(:k2 AS text[]), CAST(:k3 AS text[]), CAST(:k4 AS text[]))"
+    " AS w(type, k1, k2, k3, k4) ON (k.type, k.k1, k.k2, k.k3, k.k4) = (w.type, w.k1, w.k2, w.k3, w.k4)"
+)
+_ADD_KEYS = text(
+    "INSERT INTO rollup_key (type, k1, k2, k3, k4) SELECT * FROM unnest(CAST(:t AS text[]),"
+    " CAST(:k1 AS text[]), CAST(:k2 AS text[]), CAST(:k3 AS text[]), CAST(:k4 AS text[]))"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _as_arrays(keys: Sequence[tuple[str, Key]]) -> dict[str, list[str]]:
+    return {
+        "t": [t for t, _ in keys],
+        **{f"k{i + 1}": [key[i] for _, key in keys] for i in range(4)},
+    }
+
+
 def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     """Dictionary ids of ``(type, key)`` pairs, adding the new ones (concurrent writers may add the
-    same key: the second waits for the first and reads its id)."""
+    same key: the second waits for the first and reads its id).
+
+    On PostgreSQL only the wanted keys are read, in one statement (an upload's few hundred keys,
+    where SQLite reads every key of their types)."""
     wanted = set(wanted)
     if not wanted:
         return {}
+    if postgres():
+        ordered = sorted(wanted)
+
+        def found_pg(keys: Sequence[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
+            rows = db.session.execute(_WANTED_KEYS, _as_arrays(keys))
+            return {(t, (k1, k2, k3, k4)): i for i, t, k1, k2, k3, k4 in rows}
+
+        found = found_pg(ordered)
+        missing = sorted(wanted - found.keys())
+        if missing:
+            db.session.execute(_ADD_KEYS, _as_arrays(missing))
+            found.update(found_pg(missing))
+        return found
     types = sorted({t for t, _ in wanted})
 
     def known() -> dict[tuple[str, Key], int]:
@@ -72,11 +112,13 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
 
 
 def _client_day_rows(
-    client_id: int, days: dict[DayKey, Sums]
+    client_id: int, days: dict[DayKey, Sums], ids: dict[tuple[str, Key], int] | None = None
 ) -> tuple[list[dict[str, Any]], set[tuple[date, int]]]:
     """``client_day`` rows of one client's sums (days with no record left give none), sorted so
-    concurrent writers lock them in one order, and the (day, key) pairs they touch."""
-    ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
+    concurrent writers lock them in one order, and the (day, key) pairs they touch (``ids``:
+    the keys' ids when the caller has them)."""
+    if ids is None:
+        ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
     rows = []
     for (t, day), sums in days.items():
         if sums.get(RECORDS, [0])[0] == 0:
@@ -110,28 +152,58 @@ def store(client_id: int, days: dict[DayKey, Sums]) -> None:
                 .returning(cd.date, cd.key_id)
             )
             touched.update((d, k) for d, k in gone)
-    if rows:
+    if rows and postgres():
+        db.session.execute(text(_CLIENT_DAY_INSERT), _client_day_arrays(client_id, rows))
+    elif rows:
         db.session.execute(insert(cd), rows)
     if is_hub(client_id):
         recompute(touched)
 
 
-def add(client_id: int, days: dict[DayKey, Sums]) -> None:
+#: PostgreSQL: one statement for all of an upload's ``client_day`` rows (their columns as arrays,
+#: in the rows' order, so concurrent writers still lock them in one order); an ``executemany``
+#: sent one INSERT per row: 4 of an upload's 6 ms of statements, measured on 5-record uploads
+_CLIENT_DAY_INSERT = (
+    "INSERT INTO client_day (client_id, date, key_id, entries, n, s1, s2, s3)"
+    " SELECT :client_id, * FROM unnest(CAST(:dates AS date[]), CAST(:keys AS integer[]),"
+    " CAST(:entries AS integer[]), CAST(:n AS float8[]), CAST(:s1 AS float8[]), CAST(:s2 AS float8[]),"
+    " CAST(:s3 AS float8[]))"
+)
+_CLIENT_DAY_ADD = _CLIENT_DAY_INSERT + (
+    " ON CONFLICT (client_id, date, key_id) DO UPDATE SET entries = client_day.entries + excluded.entries,"
+    " n = client_day.n + excluded.n, s1 = client_day.s1 + excluded.s1, s2 = client_day.s2 + excluded.s2,"
+    " s3 = client_day.s3 + excluded.s3"
+)
+
+
+def _client_day_arrays(client_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "client_id": client_id,
+        "dates": [row["date"] for row in rows],
+        "keys": [row["key_id"] for row in rows],
+        **{name: [row[name] for row in rows] for name in ("entries", "n", "s1", "s2", "s3")},
+    }
+
+
+def add(client_id: int, days: dict[DayKey, Sums], ids: dict[tuple[str, Key], int] | None = None) -> None:
     """Add the sums of records new to their days (none replaced) to the client's ``client_day``
     rows, then recompute ``rollup_day`` for those keys: the client's other records of those days
     are neither read back nor exploded again."""
-    rows, touched = _client_day_rows(client_id, days)
+    rows, touched = _client_day_rows(client_id, days, ids)
     if not rows:
         return
-    statement = dialect_insert()(ClientDay)
-    statement = statement.on_conflict_do_update(
-        index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
-        set_={
-            name: getattr(ClientDay, name) + statement.excluded[name]
-            for name in ("entries", "n", "s1", "s2", "s3")
-        },
-    )
-    db.session.execute(statement, rows)
+    if postgres():
+        db.session.execute(text(_CLIENT_DAY_ADD), _client_day_arrays(client_id, rows))
+    else:
+        statement = dialect_insert()(ClientDay)
+        statement = statement.on_conflict_do_update(
+            index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
+            set_={
+                name: getattr(ClientDay, name) + statement.excluded[name]
+                for name in ("entries", "n", "s1", "s2", "s3")
+            },
+        )
+        db.session.execute(statement, rows)
     if is_hub(client_id):
         recompute(touched, prune=False)  # sums only grew: no key can have vanished
 
@@ -184,6 +256,11 @@ def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
                 db.session.execute(delete(d).where(d.date == day, d.key_id == key_id, d.local.is_(local)))
 
 
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS u(k, i) ORDER BY i"
+)
+
+
 def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
     """Take a PostgreSQL advisory lock per day, in date order, until the transaction ends (one
     order for everyone means no deadlock; a lock already held is taken again at no cost).
@@ -191,14 +268,16 @@ def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
     With ``client_id``: the lock of that client's days, so its own uploads and deletes of a day
     take turns (the second sums what the first committed) while other clients go on. Without:
     the day's lock for every writer, where the hub aggregates' ``rollup_day`` is recomputed."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not postgres():
         return  # SQLite has a single writer
-    for day in sorted(set(days)):
-        if client_id is None:
+    ordered = sorted(set(days))
+    if client_id is None:
+        for day in ordered:
             db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
-        else:
-            key = (CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal()
-            db.session.execute(select(func.pg_advisory_xact_lock(key)))
+        return
+    # one statement for all the days, taken in the array's (ascending) order
+    keys = [(CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal() for day in ordered]
+    db.session.execute(_LOCK_KEYS, {"keys": keys})
 
 
 def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:

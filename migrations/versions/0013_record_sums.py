@@ -1,0 +1,127 @@
+"""stats rows hold their own sums per key: a selection of analyses is summed from them
+
+Revision ID: 0013
+Revises: 0012
+
+A Front Office asks its series with ``anrs`` (its user's analyses); those answers exploded the
+selected records' JSON at every request. Each record now carries its own sums per key in its row
+(``storage.record_sums``: key ids, weights when they differ from the record's, and the sums of
+``n × m1..m3`` in hundredths or as floats), written by the statement that writes the record. The
+records already stored are exploded here once, in batches.
+"""
+
+import orjson
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+BATCH = 1000
+
+
+def _columns() -> list[sa.Column]:
+    ints = postgresql.ARRAY(sa.Integer())
+    small = postgresql.ARRAY(sa.SmallInteger())
+    floats = postgresql.ARRAY(sa.Float())
+    sqlite = op.get_bind().dialect.name != "postgresql"
+
+    def kind(array: sa.types.TypeEngine) -> sa.types.TypeEngine:
+        return sa.JSON() if sqlite else array
+
+    return [
+        sa.Column("sum_keys", kind(ints), nullable=True),
+        sa.Column("sum_n", kind(floats), nullable=True),
+        *(sa.Column(f"sum_q{i}", kind(small), nullable=True) for i in (1, 2, 3)),
+        *(sa.Column(f"sum_f{i}", kind(floats), nullable=True) for i in (1, 2, 3)),
+    ]
+
+
+def _backfill() -> None:
+    """Explode every stored record once, as an upload now does, and write its sums."""
+    from statsservice.domain.registry import REGISTRY
+    from statsservice.domain.sums import kept_sums, record_sums
+    from statsservice.storage.record_sums import COLUMNS, encode
+
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    ids = {
+        (t, (k1, k2, k3, k4)): i
+        for i, t, k1, k2, k3, k4 in bind.execute(text("SELECT id, type, k1, k2, k3, k4 FROM rollup_key"))
+    }
+    casts = {"sum_keys": "integer[]", "sum_n": "float8[]"}
+    casts.update({f"sum_q{i}": "smallint[]" for i in (1, 2, 3)})
+    casts.update({f"sum_f{i}": "float8[]" for i in (1, 2, 3)})
+    if postgres:
+        assign = ", ".join(f"{name} = CAST(:{name} AS {casts[name]})" for name in COLUMNS)
+    else:
+        assign = ", ".join(f"{name} = :{name}" for name in COLUMNS)
+    update = text(f"UPDATE stats SET {assign} WHERE id = :id AND date = :date")
+    last = -1
+    while True:
+        rows = bind.execute(
+            text("SELECT id, date, type, data, n FROM stats WHERE id > :last ORDER BY id LIMIT :batch"),
+            {"last": last, "batch": BATCH},
+        ).all()
+        if not rows:
+            break
+        updates = []
+        for record_id, day, stats_type, data, n in rows:
+            if isinstance(data, str | bytes):
+                data = orjson.loads(data)
+            kind = REGISTRY[stats_type]
+            sums = kept_sums(record_sums(kind, [(data, n)]), kind.record_sums_match)
+            missing = [(stats_type, key) for key in sums if (stats_type, key) not in ids]
+            for t, key in missing:  # keys a record holds are in the dictionary already; just in case
+                bind.execute(
+                    text(
+                        "INSERT INTO rollup_key (type, k1, k2, k3, k4) VALUES (:t, :k1, :k2, :k3, :k4) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"t": t, "k1": key[0], "k2": key[1], "k3": key[2], "k4": key[3]},
+                )
+                ids[(t, key)] = bind.scalar(
+                    text(
+                        "SELECT id FROM rollup_key WHERE type = :t AND k1 = :k1 AND k2 = :k2 "
+                        "AND k3 = :k3 AND k4 = :k4"
+                    ),
+                    {"t": t, "k1": key[0], "k2": key[1], "k3": key[2], "k4": key[3]},
+                )
+            values = encode(sums, ids, stats_type, n)
+            if not postgres:
+                values = {k: None if v is None else orjson.dumps(v).decode() for k, v in values.items()}
+            updates.append({"id": record_id, "date": day, **values})
+        bind.execute(update, updates)
+        last = rows[-1][0]
+
+
+def upgrade():
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        for column in _columns():
+            op.add_column("stats", column)
+    else:
+        with op.batch_alter_table("stats") as batch:
+            for column in _columns():
+                batch.add_column(column)
+    _backfill()
+    if postgres:
+        op.execute("ALTER TABLE stats ALTER COLUMN sum_keys SET NOT NULL")
+    else:
+        with op.batch_alter_table("stats") as batch:
+            batch.alter_column("sum_keys", existing_type=sa.JSON(), nullable=False)
+
+
+def downgrade():
+    names = [column.name for column in _columns()]
+    if op.get_bind().dialect.name == "postgresql":
+        for name in names:
+            op.drop_column("stats", name)
+        return
+    with op.batch_alter_table("stats") as batch:
+        for name in names:
+            batch.drop_column(name)
