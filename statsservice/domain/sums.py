@@ -65,6 +65,8 @@ def covers(kept: Mapping[str, tuple[str, ...]], match: Mapping[str, tuple[str, .
 def kept_sums(sums: Sums, kept: Mapping[str, tuple[str, ...]]) -> Sums:
     """The keys of one record's sums that its stored sums keep: the records key dropped (the
     record's weight is its own column), and only keys whose parts take the ``kept`` values."""
+    if not kept:
+        return {key: values for key, values in sums.items() if key != RECORDS}
     wanted = [(PARTS[part], frozenset(values)) for part, values in kept.items()]
     return {
         key: values

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
-import orjson
 from sqlalchemy import Select, Text, cast, func, select, text
 
 from statsservice.clock import utcnow
@@ -80,6 +79,53 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
         | own.encode(kept_sums(exploded[key], REGISTRY[r.type].record_sums_match), ids, r.type, r.n)
         for key, r in latest.items()
     ]
+    stored: list[StoredRecord] = []
+    for row in _upsert(client_id, rows, now):
+        stored.append(StoredRecord(*row[:5]))
+        if row.replacements:
+            replaced.add((row.anr, row.type, row.date))
+    _keep_sums(client_id, latest, stored, exploded, ids, {(t, day) for _anr, t, day in replaced})
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    for r in latest.values():
+        for entry in REGISTRY[r.type].labels(r.data):
+            labels[(r.type, entry.key)] = entry.labels
+    _upsert_labels(client_id, labels)
+    return stored
+
+
+#: PostgreSQL: the batch in one statement, its rows as one JSON text (``json_to_recordset``): the
+#: ORM's multi-row VALUES was a new query text of several kilobytes that psycopg parsed again in
+#: Python at every upload, and its arrays were dumped element by element
+_STATS_COLUMNS = (
+    "uuid varchar, anr varchar, type varchar, date date, data jsonb, n float8, sum_keys integer[],"
+    " sum_n float8[], sum_q1 smallint[], sum_q2 smallint[], sum_q3 smallint[], sum_f1 float8[],"
+    " sum_f2 float8[], sum_f3 float8[]"
+)
+_STATS_UPSERT = text(
+    f"INSERT INTO stats (uuid, client_id, anr, type, date, data, n, created_at, updated_at, replacements,"
+    f" {', '.join(own.COLUMNS)}) SELECT uuid, :client_id, anr, type, date, data, n, :now, :now, 0,"
+    f" {', '.join(own.COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) AS r({_STATS_COLUMNS})"
+    f" ON CONFLICT (client_id, anr, type, date) DO UPDATE SET data = excluded.data, n = excluded.n,"
+    f" updated_at = excluded.updated_at, replacements = stats.replacements + 1, "
+    + ", ".join(f"{name} = excluded.{name}" for name in own.COLUMNS)
+    + " RETURNING id, uuid, anr, type, date, replacements"
+)
+
+
+def _upsert(client_id: int, rows: list[dict[str, Any]], now: datetime) -> Iterator[Any]:
+    """Insert or replace the rows; for each, ``(id, uuid, anr, type, date, replacements)``."""
+    if sums.postgres():
+        for part in sums.chunks(rows, STORE_SLICE):
+            payload = sums.json_rows(
+                [
+                    {k: v for k, v in row.items() if k not in ("client_id", "created_at", "updated_at")}
+                    for row in part
+                ]
+            )
+            yield from db.session.execute(
+                _STATS_UPSERT, {"client_id": client_id, "now": now, "rows": payload}
+            )
+        return
     statement = sums.dialect_insert()(Stats)
     statement = statement.on_conflict_do_update(
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
@@ -91,19 +137,11 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             **{name: statement.excluded[name] for name in own.COLUMNS},
         },
     ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date, Stats.replacements)
-    stored: list[StoredRecord] = []
+    # NULLs written as NULLs: the ORM's bulk insert otherwise leaves None columns out and sends one
+    # statement per pattern of absent sums
+    statement = statement.execution_options(render_nulls=True)
     for part in sums.chunks(rows, STORE_SLICE):
-        for row in db.session.execute(statement, list(part)):
-            stored.append(StoredRecord(*row[:5]))
-            if row.replacements:
-                replaced.add((row.anr, row.type, row.date))
-    _keep_sums(client_id, latest, stored, exploded, ids, {(t, day) for _anr, t, day in replaced})
-    labels: dict[tuple[str, str], dict[str, str]] = {}
-    for r in latest.values():
-        for entry in REGISTRY[r.type].labels(r.data):
-            labels[(r.type, entry.key)] = entry.labels
-    _upsert_labels(client_id, labels)
-    return stored
+        yield from db.session.execute(statement, list(part))
 
 
 def _keep_sums(
@@ -139,8 +177,8 @@ def _keep_sums(
 #: PostgreSQL: the client's labels in one statement, rewriting only those that changed (a Front
 #: Office sends the same labels every night: an unchanged row is neither rewritten nor logged)
 _LABELS_UPSERT = text(
-    "INSERT INTO client_label (client_id, type, key, labels) SELECT :client_id, * FROM"
-    " unnest(CAST(:types AS text[]), CAST(:keys AS text[]), CAST(:labels AS jsonb[]))"
+    "INSERT INTO client_label (client_id, type, key, labels) SELECT :client_id, t, k, l FROM"
+    " json_to_recordset(CAST(:rows AS json)) AS r(t text, k text, l jsonb)"
     " ON CONFLICT (client_id, type, key) DO UPDATE SET labels = excluded.labels"
     " WHERE client_label.labels IS DISTINCT FROM excluded.labels"
 )
@@ -152,13 +190,8 @@ def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]
         return
     ordered = sorted(labels.items())
     if sums.postgres():
-        arrays = {
-            "client_id": client_id,
-            "types": [t for (t, _k), _v in ordered],
-            "keys": [k for (_t, k), _v in ordered],
-            "labels": [orjson.dumps(v).decode() for _key, v in ordered],
-        }
-        db.session.execute(_LABELS_UPSERT, arrays)
+        rows = sums.json_rows([{"t": t, "k": k, "l": v} for (t, k), v in ordered])
+        db.session.execute(_LABELS_UPSERT, {"client_id": client_id, "rows": rows})
         return
     rows = [{"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in ordered]
     statement = sums.dialect_insert()(ClientLabel)
