@@ -368,7 +368,7 @@ CATEGORIES = (
     ("connection checkout (pre-ping)", ("sqlalchemy/pool/", "")),
     ("partition check", ("partitions.py", "ensure (")),
     ("sums (client_day)", ("storage/stats.py", "_keep_sums (")),
-    ("labels", ("storage/stats.py", "_upsert_labels (")),
+    ("labels", ("storage/stats.py", "_labels (")),
     ("record upsert", ("storage/stats.py", "upsert_records (")),
     ("uuid / rewrite checks", ("api/v1/stats.py", "_refuse_")),
     ("validation", ("api/v1/stats.py", "_validate (")),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -177,15 +178,22 @@ class ClientDay(db.Model):
     """
 
     __tablename__ = "client_day"
-    __table_args__ = (Index("ix_client_day_date_key", "date", "key_id"),)
+    #: primary key (client, key, day) (migration 0013; it was (client, day, key)): a Front Office's
+    #: series reads each asked key's range of days, where it read every key of every type of the
+    #: client's days (50,000 rows for 1,300 at M, 8.6 → under 1 ms); the days across clients are
+    #: read through the second index (releases, pushes, the map)
+    __table_args__ = (
+        PrimaryKeyConstraint("client_id", "key_id", "date", name="client_day_pkey"),
+        Index("ix_client_day_date_key", "date", "key_id"),
+    )
 
     #: no foreign keys (migration 0013): each upload writes a few hundred rows, and checking the
     #: client and the key of each row cost more than writing it (7 → 2.5 ms per Front Office
     #: request, measured); the ids come from the dictionary, whose rows are never deleted, and a
     #: client's rows go with its records (``storage.clients.delete_client``)
-    client_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    date: Mapped[date] = mapped_column(Date, primary_key=True)
-    key_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(Integer)
+    date: Mapped[date] = mapped_column(Date)
+    key_id: Mapped[int] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(Integer)
     n: Mapped[float] = mapped_column(Float)
     s1: Mapped[float] = mapped_column(Float)

@@ -85,11 +85,6 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
         if row.replacements:
             replaced.add((row.anr, row.type, row.date))
     _keep_sums(client_id, latest, stored, exploded, ids, {(t, day) for _anr, t, day in replaced})
-    labels: dict[tuple[str, str], dict[str, str]] = {}
-    for r in latest.values():
-        for entry in REGISTRY[r.type].labels(r.data):
-            labels[(r.type, entry.key)] = entry.labels
-    _upsert_labels(client_id, labels)
     return stored
 
 
@@ -158,8 +153,9 @@ def _keep_sums(
     each) are added (``sums.add``). The client's days are locked first, so a concurrent upload of
     the same client's day never sums records this one has not committed yet (other clients'
     uploads do not wait)."""
-    sums.lock_days({day for _anr, _t, day in latest}, client_id)
+    days = {day for _anr, _t, day in latest}
     if replaced:
+        sums.lock_days(days, client_id)
         by_key = {(s.anr, s.type, s.date): s.id for s in stored}
         fresh = [
             (by_key[key], r.type, r.date, r.data, r.n)
@@ -171,28 +167,38 @@ def _keep_sums(
     for (_anr, t, day), found in exploded.items():
         if (t, day) not in replaced:
             merge(added.setdefault((t, day), {}), found)
-    sums.add(client_id, added, ids)
+    # the locks, the new sums and the labels in one statement on PostgreSQL
+    sums.add(client_id, added, ids, locking=() if replaced else days, also=_labels(client_id, latest))
 
 
 #: PostgreSQL: the client's labels in one statement, rewriting only those that changed (a Front
 #: Office sends the same labels every night: an unchanged row is neither rewritten nor logged)
-_LABELS_UPSERT = text(
+_LABELS_UPSERT = (
     "INSERT INTO client_label (client_id, type, key, labels) SELECT :client_id, t, k, l FROM"
-    " json_to_recordset(CAST(:rows AS json)) AS r(t text, k text, l jsonb)"
+    " json_to_recordset(CAST(:labels AS json)) AS r(t text, k text, l jsonb)"
     " ON CONFLICT (client_id, type, key) DO UPDATE SET labels = excluded.labels"
     " WHERE client_label.labels IS DISTINCT FROM excluded.labels"
 )
 
 
-def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
-    """The client's own labels (latest upload wins, for this client only)."""
+def _labels(client_id: int, latest: dict[tuple[str, str, date], NewRecord]) -> tuple[str, dict] | None:
+    """The upsert of the client's own labels (latest upload wins, for this client only), as the SQL
+    and parameters ``sums.add`` sends with its own statement; None when there are none."""
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    for r in latest.values():
+        for entry in REGISTRY[r.type].labels(r.data):
+            labels[(r.type, entry.key)] = entry.labels
     if not labels:
-        return
+        return None
     ordered = sorted(labels.items())
     if sums.postgres():
         rows = sums.json_rows([{"t": t, "k": k, "l": v} for (t, k), v in ordered])
-        db.session.execute(_LABELS_UPSERT, {"client_id": client_id, "rows": rows})
-        return
+        return _LABELS_UPSERT, {"client_id": client_id, "labels": rows}
+    _upsert_labels_sqlite(client_id, ordered)
+    return None
+
+
+def _upsert_labels_sqlite(client_id: int, ordered: list[tuple[tuple[str, str], dict[str, str]]]) -> None:
     rows = [{"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in ordered]
     statement = sums.dialect_insert()(ClientLabel)
     statement = statement.on_conflict_do_update(

@@ -178,7 +178,7 @@ _CLIENT_DAY_INSERT = (
     " SELECT :client_id, date, key_id, entries, n, s1, s2, s3 FROM json_to_recordset(CAST(:rows AS json))"
     " AS r(date date, key_id integer, entries integer, n float8, s1 float8, s2 float8, s3 float8)"
 )
-_CLIENT_DAY_ADD = _CLIENT_DAY_INSERT + (
+_CLIENT_DAY_CONFLICT = (
     " ON CONFLICT (client_id, date, key_id) DO UPDATE SET entries = client_day.entries + excluded.entries,"
     " n = client_day.n + excluded.n, s1 = client_day.s1 + excluded.s1, s2 = client_day.s2 + excluded.s2,"
     " s3 = client_day.s3 + excluded.s3"
@@ -189,25 +189,53 @@ def _client_day_arrays(client_id: int, rows: list[dict[str, Any]]) -> dict[str, 
     return {"client_id": client_id, "rows": json_rows(rows)}
 
 
-def add(client_id: int, days: dict[DayKey, Sums], ids: dict[tuple[str, Key], int] | None = None) -> None:
+#: PostgreSQL: the client's day locks (``lock_days``) taken by the ``client_day`` statement itself,
+#: before its first row (a one-time filter): one round trip fewer for every upload
+_LOCKED = (
+    " WHERE (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:locks AS bigint[]))"
+    " WITH ORDINALITY AS u(k, i) ORDER BY i) AS locked) >= 0"
+)
+
+
+def add(
+    client_id: int,
+    days: dict[DayKey, Sums],
+    ids: dict[tuple[str, Key], int] | None = None,
+    *,
+    locking: Iterable[date] = (),
+    also: tuple[str, dict[str, Any]] | None = None,
+) -> None:
     """Add the sums of records new to their days (none replaced) to the client's ``client_day``
     rows, then recompute ``rollup_day`` for those keys: the client's other records of those days
-    are neither read back nor exploded again."""
+    are neither read back nor exploded again.
+
+    ``locking``: days of the client to lock first (``lock_days``), which PostgreSQL does in the
+    same statement; ``also``: another data-modifying statement (SQL and parameters) the caller
+    needs, sent with this one on PostgreSQL (as a ``WITH`` of it), before it elsewhere."""
     rows, touched = _client_day_rows(client_id, days, ids)
-    if not rows:
-        return
-    if postgres():
-        db.session.execute(text(_CLIENT_DAY_ADD), _client_day_arrays(client_id, rows))
+    if postgres() and rows:
+        sql, params = _CLIENT_DAY_INSERT, _client_day_arrays(client_id, rows)
+        locks = _lock_keys(locking, client_id)
+        if locks:
+            sql, params = sql + _LOCKED, params | {"locks": locks}
+        sql += _CLIENT_DAY_CONFLICT
+        if also is not None:
+            sql, params = f"WITH also AS ({also[0]}) {sql}", params | also[1]
+        db.session.execute(text(sql), params)
     else:
-        statement = dialect_insert()(ClientDay)
-        statement = statement.on_conflict_do_update(
-            index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
-            set_={
-                name: getattr(ClientDay, name) + statement.excluded[name]
-                for name in ("entries", "n", "s1", "s2", "s3")
-            },
-        )
-        db.session.execute(statement, rows)
+        lock_days(locking, client_id)
+        if also is not None:
+            db.session.execute(text(also[0]), also[1])
+        if rows:  # SQLite (PostgreSQL wrote its rows above)
+            statement = dialect_insert()(ClientDay)
+            statement = statement.on_conflict_do_update(
+                index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
+                set_={
+                    name: getattr(ClientDay, name) + statement.excluded[name]
+                    for name in ("entries", "n", "s1", "s2", "s3")
+                },
+            )
+            db.session.execute(statement, rows)
     if is_hub(client_id):
         recompute(touched, prune=False)  # sums only grew: no key can have vanished
 
@@ -274,14 +302,18 @@ def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
     the day's lock for every writer, where the hub aggregates' ``rollup_day`` is recomputed."""
     if not postgres():
         return  # SQLite has a single writer
-    ordered = sorted(set(days))
     if client_id is None:
-        for day in ordered:
+        for day in sorted(set(days)):
             db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
         return
-    # one statement for all the days, taken in the array's (ascending) order
-    keys = [(CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal() for day in ordered]
-    db.session.execute(_LOCK_KEYS, {"keys": keys})
+    keys = _lock_keys(days, client_id)
+    if keys:  # one statement for all the days, taken in the array's (ascending) order
+        db.session.execute(_LOCK_KEYS, {"keys": keys})
+
+
+def _lock_keys(days: Iterable[date], client_id: int) -> list[int]:
+    """The advisory-lock keys of a client's days, in ascending order (one order for everyone)."""
+    return [(CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal() for day in sorted(set(days))]
 
 
 def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:
