@@ -561,7 +561,9 @@ def main() -> None:
     parser.add_argument("--small-requests", type=int, default=150, help="5-record requests per client")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: production's)")
     parser.add_argument("--baseline", default="", help="revisions to measure first (comma-separated)")
-    parser.add_argument("--baseline-reads", action="store_true", help="load and read at the baselines too")
+    parser.add_argument(
+        "--baseline-reads", default="", help="baselines (comma-separated) to load and read at too"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -600,7 +602,7 @@ def main() -> None:
                     revision,
                     profile=args.profile / revision if args.profile else None,
                     py_spy=args.py_spy,
-                    reads=args.baseline_reads and not args.uploads_only,
+                    reads=revision in args.baseline_reads.split(",") and not args.uploads_only,
                 )
                 results.append(run())
             if not args.only_baselines:
