@@ -63,6 +63,15 @@ BENCH_ARGS ?= --sizes S,M $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 bench: install
 	$(BIN)/python -m bench.processors $(BENCH_ARGS)
 
+# The Front Office's real traffic (bench/fo.py): 5-record uploads from 1, 4 and 8 Front Offices,
+# one request per instance of 1-100 analyses, and the Global dashboard's requests with `anrs` on 50,000
+# records, first at FO_BASELINE (the old service) then at this checkout; figures in docs/PERFORMANCE.md.
+# FO_ARGS="--sizes M,L" adds the large set; FO_ARGS=--smoke is the tiny run CI makes (about 2 minutes).
+FO_BASELINE ?= f03d1e4
+FO_ARGS ?= --sizes M
+bench-fo: install
+	$(BIN)/python -m bench.fo $(FO_ARGS) $(if $(FO_BASELINE),--baseline $(FO_BASELINE))
+
 # One app node against two on one PostgreSQL + one Redis (rate-limit counters shared); a few minutes.
 # SCALE_OUT_ARGS, e.g. --size 4x2 --auth-requests 20 (the smoke size of .ci/checks.d/make-targets.sh).
 SCALE_OUT_ARGS ?=
@@ -82,7 +91,7 @@ WEATHER_ARGS ?=
 bench-weather: install
 	$(BIN)/python -m bench.weather $(WEATHER_ARGS)
 
-.PHONY: load faults bench-scale-out bench-dp bench-weather
+.PHONY: load faults bench-scale-out bench-dp bench-weather bench-fo
 # Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
 # (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
 LOAD_ARGS ?=

@@ -11,9 +11,10 @@ import schemathesis
 from sqlalchemy import func, select
 
 from statsservice.domain.registry import REGISTRY
-from statsservice.domain.sums import record_sums
+from statsservice.domain.sums import kept_sums, record_sums
 from statsservice.extensions import db
 from statsservice.storage import clients as registry
+from statsservice.storage import record_sums as own
 from statsservice.storage.models import (
     ROLE_ADMIN,
     ROLE_USER,
@@ -100,12 +101,43 @@ def expected_sums() -> dict[tuple, tuple]:
     return out
 
 
+def assert_record_sums_consistent() -> int:
+    """Each record's own sums (``storage.record_sums``) are what exploding that record gives, key
+    by key, for the keys its type keeps; return the number of records checked."""
+    keys = {
+        key_id: (t, (k1, k2, k3, k4))
+        for key_id, t, k1, k2, k3, k4 in db.session.execute(
+            select(RollupKey.id, RollupKey.type, RollupKey.k1, RollupKey.k2, RollupKey.k3, RollupKey.k4)
+        )
+    }
+    checked = 0
+    for t, data, n, *columns in db.session.execute(
+        select(Stats.type, Stats.data, Stats.n, *own.stored_columns())
+    ):
+        kind = REGISTRY[t]
+        expected = {
+            key: (acc[1], acc[2], acc[3], acc[4])
+            for key, acc in kept_sums(record_sums(kind, [(data, n)]), kind.record_sums_match).items()
+        }
+        stored = {}
+        for key_id, weight, s1, s2, s3 in own.decode(n, columns):
+            key_type, key = keys[key_id]
+            assert key_type == t, (t, key)
+            stored[key] = (weight, s1, s2, s3)
+        assert stored.keys() == expected.keys(), t
+        for key, values in expected.items():
+            assert stored[key] == pytest.approx(values, rel=1e-12, abs=1e-12), (t, key)
+        checked += 1
+    return checked
+
+
 def assert_sums_consistent() -> int:
-    """The per-day sums kept at write equal those recomputed from the records, and the hub
-    aggregates' ``rollup_day`` rows are the hub clients' ``client_day`` summed over them (this
-    hub's own rows are its releases, written by ``stats_release`` only); return the number of
-    ``client_day`` rows."""
+    """The per-day sums kept at write equal those recomputed from the records, so do each record's
+    own sums (``assert_record_sums_consistent``), and the hub aggregates' ``rollup_day`` rows are
+    the hub clients' ``client_day`` summed over them (this hub's own rows are its releases, written
+    by ``stats_release`` only); return the number of ``client_day`` rows."""
     db.session.expire_all()
+    assert_record_sums_consistent()
     stored, expected = stored_sums(), expected_sums()
     assert stored.keys() == expected.keys()
     for key, values in expected.items():

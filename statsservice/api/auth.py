@@ -55,6 +55,7 @@ def authenticate_request() -> Client:
         g.refused_key = True  # spent from this address's refused-key budget (api.ratelimit)
         raise ApiError(403, "unknown or inactive API key", {"X-API-KEY": ["not accepted"]})
     g.client, g.token = client, token  # also what spends the client's budget (api.ratelimit)
+    g.client_uuid = client.uuid  # for the request's log line: the commit below expires the client
     registry.touch_last_seen(client, current_app.config["LAST_SEEN_INTERVAL_SECONDS"])
     return client
 

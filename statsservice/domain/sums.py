@@ -46,6 +46,35 @@ def record_sums(stats_type: StatsType, records: Iterable[tuple[Any, float]]) -> 
     return out
 
 
+def merge(into: Sums, other: Sums) -> None:
+    """Add one record's (or day's) sums ``other`` into ``into``, key by key."""
+    for key, values in other.items():
+        acc = into.get(key)
+        if acc is None:
+            into[key] = list(values)
+        else:
+            for index, value in enumerate(values):
+                acc[index] += value
+
+
+def covers(kept: Mapping[str, tuple[str, ...]], match: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether every row a plan's ``match`` asks for is among the rows ``kept`` (``{}``: all)."""
+    return all(part in match and set(match[part]) <= set(values) for part, values in kept.items())
+
+
+def kept_sums(sums: Sums, kept: Mapping[str, tuple[str, ...]]) -> Sums:
+    """The keys of one record's sums that its stored sums keep: the records key dropped (the
+    record's weight is its own column), and only keys whose parts take the ``kept`` values."""
+    if not kept:
+        return {key: values for key, values in sums.items() if key != RECORDS}
+    wanted = [(PARTS[part], frozenset(values)) for part, values in kept.items()]
+    return {
+        key: values
+        for key, values in sums.items()
+        if key != RECORDS and all(key[index] in allowed for index, allowed in wanted)
+    }
+
+
 def selection_cells(
     stats_type: StatsType,
     records: Iterable[tuple[date, Any, float]],

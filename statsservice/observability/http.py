@@ -38,7 +38,7 @@ def _client_uuid() -> str | None:
     client = g.get("client")
     if client is None:
         return None
-    value = inspect(client).dict.get("uuid")
+    value = g.get("client_uuid") or inspect(client).dict.get("uuid")
     if value is None:
         try:
             value = client.uuid  # expired by a commit: one primary-key read

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid as uuid_mod
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -15,18 +17,55 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from statsservice.clock import utcnow
 from statsservice.extensions import db
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+class NumberArray(TypeDecorator):
+    """A list of numbers: a native array on PostgreSQL (summed there with ``unnest``), a JSON list
+    on SQLite. PostgreSQL gets it as the array's text (``{1,2.5}``, Python's shortest exact float
+    text, read back as the same float8): psycopg dumps a list element by element in Python, which
+    cost an upload of five records 2 ms."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, item: type[TypeEngine]):
+        super().__init__()
+        self.item = item
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(self.item))
+        return dialect.type_descriptor(JSON())
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql":
+            return super().bind_processor(dialect)
+
+        def text(value: list | None) -> str | None:  # not the array's own processor: a text
+            return None if value is None else "{" + ",".join(map(repr, value)) + "}"
+
+        return text
+
+
+KeyArray = NumberArray(Integer)
+ScaledArray = NumberArray(SmallInteger)
+FloatArray = NumberArray(Float)
 
 ROLE_USER = 1
 ROLE_ADMIN = 2
@@ -95,6 +134,19 @@ class Stats(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     #: times an upload replaced the record: the upsert tells a replacement by it (0: just inserted)
     replacements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the record's own sums per key, written with it (``storage.record_sums``): what a selection
+    #: of analyses is summed from. ``sum_keys``: ``rollup_key`` ids, ascending; per key its weight
+    #: (``sum_n``, None when every key weighs the record's ``n``) and its sums of ``n × m1..m3``,
+    #: each either in hundredths (``sum_q*``, when exact in a smallint) or as floats (``sum_f*``),
+    #: or neither when all zero
+    sum_keys: Mapped[list[int]] = mapped_column(KeyArray)
+    sum_n: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_q1: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_q2: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_q3: Mapped[list[int] | None] = mapped_column(ScaledArray, nullable=True)
+    sum_f1: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_f2: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
+    sum_f3: Mapped[list[float] | None] = mapped_column(FloatArray, nullable=True)
 
     client: Mapped[Client] = relationship(back_populates="stats")
 
@@ -126,11 +178,22 @@ class ClientDay(db.Model):
     """
 
     __tablename__ = "client_day"
-    __table_args__ = (Index("ix_client_day_date_key", "date", "key_id"),)
+    #: primary key (client, key, day) (migration 0013; it was (client, day, key)): a Front Office's
+    #: series reads each asked key's range of days, where it read every key of every type of the
+    #: client's days (50,000 rows for 1,300 at M, 8.6 → under 1 ms); the days across clients are
+    #: read through the second index (releases, pushes, the map)
+    __table_args__ = (
+        PrimaryKeyConstraint("client_id", "key_id", "date", name="client_day_pkey"),
+        Index("ix_client_day_date_key", "date", "key_id"),
+    )
 
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
-    date: Mapped[date] = mapped_column(Date, primary_key=True)
-    key_id: Mapped[int] = mapped_column(ForeignKey("rollup_key.id"), primary_key=True)
+    #: no foreign keys (migration 0013): each upload writes a few hundred rows, and checking the
+    #: client and the key of each row cost more than writing it (7 → 2.5 ms per Front Office
+    #: request, measured); the ids come from the dictionary, whose rows are never deleted, and a
+    #: client's rows go with its records (``storage.clients.delete_client``)
+    client_id: Mapped[int] = mapped_column(Integer)
+    date: Mapped[date] = mapped_column(Date)
+    key_id: Mapped[int] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(Integer)
     n: Mapped[float] = mapped_column(Float)
     s1: Mapped[float] = mapped_column(Float)

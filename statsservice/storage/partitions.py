@@ -45,6 +45,11 @@ _WOULD_WAIT = text(
 )
 #: how long a partition's own transaction waits for its locks before the caller's takes over
 LOCK_TIMEOUT = "5s"
+#: partitions this process saw exist, per database: an upload of a month already seen asks the
+#: catalog nothing (it did twice per upload). A partition dropped by another process (the purge
+#: drops months wholly before the retention cutoff) makes an insert into it fail: ``forget``
+#: empties this and the upload's retry asks again.
+_seen: dict[str, set[str]] = {}
 _PARTITIONS = text(
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
     "WHERE i.inhparent = to_regclass(:parent)"
@@ -98,7 +103,12 @@ def ensure(days: Iterable[date], session: Session | None = None) -> None:
     months = sorted({day.replace(day=1) for day in days})
     if not months:  # an upload whose records were all refused
         return
-    missing = session.scalars(_MISSING, {"names": [name_of(m) for m in months], "parent": PARENT}).all()
+    seen = _seen.setdefault(str(session.get_bind().url), set())
+    names = [name_of(m) for m in months]
+    if seen.issuperset(names):
+        return
+    missing = session.scalars(_MISSING, {"names": names, "parent": PARENT}).all()
+    seen.update(name for name in names if name not in missing)
     if not missing:
         return
     wanted = [m for m in months if name_of(m) in missing]
@@ -123,9 +133,16 @@ def _before_flush(session: Session, _context: object, _instances: object) -> Non
 
 
 def _create(conn: Connection, months: list[date]) -> None:
+    """Create the partitions (they are remembered once their transaction commits: the next
+    upload of the month finds them in the catalog)."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK})
     for month in months:
         conn.execute(text(create_sql(month)))
+
+
+def forget() -> None:
+    """Forget which partitions exist (an insert found one missing: ask the catalog again)."""
+    _seen.clear()
 
 
 def existing() -> dict[date, str]:
@@ -148,6 +165,7 @@ def drop_before(cutoff: date) -> int:
         if _next_month(month) <= cutoff:
             removed += db.session.scalar(text(f"SELECT count(*) FROM {name}")) or 0
             db.session.execute(text(f"DROP TABLE {name}"))
+            forget()
     return removed
 
 
@@ -156,6 +174,7 @@ __all__ = [
     "drop_before",
     "ensure",
     "existing",
+    "forget",
     "include_name",
     "is_partition",
     "name_of",

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy import Select, Text, cast, func, select, text
 
 from statsservice.clock import utcnow
 from statsservice.domain.registry import REGISTRY
-from statsservice.domain.sums import record_sums
+from statsservice.domain.sums import Key, Sums, kept_sums, merge, record_sums
 from statsservice.extensions import db
 from statsservice.storage import partitions, replica, sums
+from statsservice.storage import record_sums as own
 from statsservice.storage.models import ClientLabel, Stats, new_uuid
 
 
@@ -47,14 +48,16 @@ class StoredRecord(NamedTuple):
 
 
 def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredRecord]:
-    """Insert or replace records on (client, anr, type, date); bring the sums of their days up to
-    date (``storage.sums``) and the client's labels, in the same transaction.
+    """Insert or replace records on (client, anr, type, date) with their own sums
+    (``storage.record_sums``); bring the sums of their days up to date (``storage.sums``) and the
+    client's labels, in the same transaction.
 
-    ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of ``STORE_SLICE`` records,
-    under every database's bind-parameter limit): a replaced record keeps its uuid and creation
-    time; then the sums of every day of the batch are brought up to date at once. The caller
-    commits (or rolls back): the whole batch is one transaction. Within a batch the last record
-    for a key wins.
+    Each record is exploded once: its sums are stored in its row, and added up per day for
+    ``client_day``. ``INSERT ... ON CONFLICT DO UPDATE`` writes the batch (in slices of
+    ``STORE_SLICE`` records, under every database's bind-parameter limit): a replaced record keeps
+    its uuid and creation time; then the sums of every day of the batch are brought up to date at
+    once. The caller commits (or rolls back): the whole batch is one transaction. Within a batch
+    the last record for a key wins.
 
     Which records replaced one are told by the statement itself: the update counts the record's
     ``replacements``, so a returned count of 0 is a row the statement inserted — exact under
@@ -67,14 +70,59 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
     if not latest:
         return []
     partitions.ensure(day for _anr, _type, day in latest)
+    exploded = {key: record_sums(REGISTRY[r.type], [(r.data, r.n)]) for key, r in latest.items()}
+    ids = sums.key_ids((key[1], k) for key, found in exploded.items() for k in found)
     replaced: set[tuple[str, str, date]] = set()
     now = utcnow()
     rows = [
         {"uuid": r.uuid or new_uuid(), "client_id": client_id, "anr": r.anr, "type": r.type}
         | {"date": r.date, "data": r.data, "n": r.n, "created_at": now, "updated_at": now}
         | {"replacements": 0}
-        for r in latest.values()
+        | own.encode(kept_sums(exploded[key], REGISTRY[r.type].record_sums_match), ids, r.type, r.n)
+        for key, r in latest.items()
     ]
+    stored: list[StoredRecord] = []
+    for row in _upsert(client_id, rows, now):
+        stored.append(StoredRecord(*row[:5]))
+        if row.replacements:
+            replaced.add((row.anr, row.type, row.date))
+    _keep_sums(client_id, latest, stored, exploded, ids, {(t, day) for _anr, t, day in replaced})
+    return stored
+
+
+#: PostgreSQL: the batch in one statement, its rows as one JSON text (``json_to_recordset``): the
+#: ORM's multi-row VALUES was a new query text of several kilobytes that psycopg parsed again in
+#: Python at every upload, and its arrays were dumped element by element
+_STATS_COLUMNS = (
+    "uuid varchar, anr varchar, type varchar, date date, data jsonb, n float8, sum_keys integer[],"
+    " sum_n float8[], sum_q1 smallint[], sum_q2 smallint[], sum_q3 smallint[], sum_f1 float8[],"
+    " sum_f2 float8[], sum_f3 float8[]"
+)
+_STATS_UPSERT = text(
+    f"INSERT INTO stats (uuid, client_id, anr, type, date, data, n, created_at, updated_at, replacements,"
+    f" {', '.join(own.COLUMNS)}) SELECT uuid, :client_id, anr, type, date, data, n, :now, :now, 0,"
+    f" {', '.join(own.COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) AS r({_STATS_COLUMNS})"
+    f" ON CONFLICT (client_id, anr, type, date) DO UPDATE SET data = excluded.data, n = excluded.n,"
+    f" updated_at = excluded.updated_at, replacements = stats.replacements + 1, "
+    + ", ".join(f"{name} = excluded.{name}" for name in own.COLUMNS)
+    + " RETURNING id, uuid, anr, type, date, replacements"
+)
+
+
+def _upsert(client_id: int, rows: list[dict[str, Any]], now: datetime) -> Iterator[Any]:
+    """Insert or replace the rows; for each, ``(id, uuid, anr, type, date, replacements)``."""
+    if sums.postgres():
+        for part in sums.chunks(rows, STORE_SLICE):
+            payload = sums.json_rows(
+                [
+                    {k: v for k, v in row.items() if k not in ("client_id", "created_at", "updated_at")}
+                    for row in part
+                ]
+            )
+            yield from db.session.execute(
+                _STATS_UPSERT, {"client_id": client_id, "now": now, "rows": payload}
+            )
+        return
     statement = sums.dialect_insert()(Stats)
     statement = statement.on_conflict_do_update(
         index_elements=[Stats.client_id, Stats.anr, Stats.type, Stats.date],
@@ -83,52 +131,77 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             "n": statement.excluded.n,
             "updated_at": now,
             "replacements": Stats.replacements + 1,
+            **{name: statement.excluded[name] for name in own.COLUMNS},
         },
     ).returning(Stats.id, Stats.uuid, Stats.anr, Stats.type, Stats.date, Stats.replacements)
-    stored: list[StoredRecord] = []
+    # NULLs written as NULLs: the ORM's bulk insert otherwise leaves None columns out and sends one
+    # statement per pattern of absent sums
+    statement = statement.execution_options(render_nulls=True)
     for part in sums.chunks(rows, STORE_SLICE):
-        for row in db.session.execute(statement, list(part)):
-            stored.append(StoredRecord(*row[:5]))
-            if row.replacements:
-                replaced.add((row.anr, row.type, row.date))
-    _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
-    labels: dict[tuple[str, str], dict[str, str]] = {}
-    for r in latest.values():
-        for entry in REGISTRY[r.type].labels(r.data):
-            labels[(r.type, entry.key)] = entry.labels
-    _upsert_labels(client_id, labels)
-    return stored
+        yield from db.session.execute(statement, list(part))
 
 
 def _keep_sums(
     client_id: int,
     latest: dict[tuple[str, str, date], NewRecord],
     stored: list[StoredRecord],
+    exploded: dict[tuple[str, str, date], Sums],
+    ids: dict[tuple[str, Key], int],
     replaced: set[tuple[str, date]],
 ) -> None:
     """Bring the client's sums up to date after an upload: (type, day) pairs where a record was
     replaced are recomputed from the records (``sums.resync``: a replaced record's old
-    contribution is gone with it); elsewhere the new records' sums are added (``sums.add``).
-    The client's days are locked first, so a concurrent upload of the same client's day never
-    sums records this one has not committed yet (other clients' uploads do not wait)."""
-    sums.lock_days({day for _anr, _t, day in latest}, client_id)
-    by_key = {(s.anr, s.type, s.date): s.id for s in stored}
-    fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
-    sums.resync(client_id, replaced, [row for row in fresh if (row[1], row[2]) in replaced])
-    added: dict[tuple[str, date], list[tuple[Any, float]]] = {}
-    for _id, t, day, data, n in fresh:
+    contribution is gone with it); elsewhere the new records' sums (``exploded``, one record
+    each) are added (``sums.add``). The client's days are locked first, so a concurrent upload of
+    the same client's day never sums records this one has not committed yet (other clients'
+    uploads do not wait)."""
+    days = {day for _anr, _t, day in latest}
+    if replaced:
+        sums.lock_days(days, client_id)
+        by_key = {(s.anr, s.type, s.date): s.id for s in stored}
+        fresh = [
+            (by_key[key], r.type, r.date, r.data, r.n)
+            for key, r in latest.items()
+            if (r.type, r.date) in replaced
+        ]
+        sums.resync(client_id, replaced, fresh)
+    added: dict[tuple[str, date], Sums] = {}
+    for (_anr, t, day), found in exploded.items():
         if (t, day) not in replaced:
-            added.setdefault((t, day), []).append((data, n))
-    sums.add(client_id, {(t, day): record_sums(REGISTRY[t], found) for (t, day), found in added.items()})
+            merge(added.setdefault((t, day), {}), found)
+    # the locks, the new sums and the labels in one statement on PostgreSQL
+    sums.add(client_id, added, ids, locking=() if replaced else days, also=_labels(client_id, latest))
 
 
-def _upsert_labels(client_id: int, labels: dict[tuple[str, str], dict[str, str]]) -> None:
-    """The client's own labels (latest upload wins, for this client only)."""
+#: PostgreSQL: the client's labels in one statement, rewriting only those that changed (a Front
+#: Office sends the same labels every night: an unchanged row is neither rewritten nor logged)
+_LABELS_UPSERT = (
+    "INSERT INTO client_label (client_id, type, key, labels) SELECT :client_id, t, k, l FROM"
+    " json_to_recordset(CAST(:labels AS json)) AS r(t text, k text, l jsonb)"
+    " ON CONFLICT (client_id, type, key) DO UPDATE SET labels = excluded.labels"
+    " WHERE client_label.labels IS DISTINCT FROM excluded.labels"
+)
+
+
+def _labels(client_id: int, latest: dict[tuple[str, str, date], NewRecord]) -> tuple[str, dict] | None:
+    """The upsert of the client's own labels (latest upload wins, for this client only), as the SQL
+    and parameters ``sums.add`` sends with its own statement; None when there are none."""
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    for r in latest.values():
+        for entry in REGISTRY[r.type].labels(r.data):
+            labels[(r.type, entry.key)] = entry.labels
     if not labels:
-        return
-    rows = [
-        {"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in sorted(labels.items())
-    ]
+        return None
+    ordered = sorted(labels.items())
+    if sums.postgres():
+        rows = sums.json_rows([{"t": t, "k": k, "l": v} for (t, k), v in ordered])
+        return _LABELS_UPSERT, {"client_id": client_id, "labels": rows}
+    _upsert_labels_sqlite(client_id, ordered)
+    return None
+
+
+def _upsert_labels_sqlite(client_id: int, ordered: list[tuple[tuple[str, str], dict[str, str]]]) -> None:
+    rows = [{"client_id": client_id, "type": t, "key": k, "labels": v} for (t, k), v in ordered]
     statement = sums.dialect_insert()(ClientLabel)
     statement = statement.on_conflict_do_update(
         index_elements=[ClientLabel.client_id, ClientLabel.type, ClientLabel.key],

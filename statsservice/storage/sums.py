@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, true, tuple_
+import orjson
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.domain.registry import REGISTRY
@@ -45,12 +46,61 @@ def dialect_insert() -> Any:
     return postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+#: PostgreSQL: the ids of the wanted keys only, in one statement. Rows travel as one JSON text
+#: (``json_to_recordset``): psycopg quotes each element of a text array in Python, which cost an
+#: upload more than the statements themselves
+_WANTED_KEYS = text(
+    "SELECT array_agg(k.id ORDER BY w.i) FROM ROWS FROM (json_to_recordset(CAST(:keys AS json))"
+    " AS (t text, k1 text, k2 text, k3 text, k4 text)) WITH ORDINALITY AS w(t, k1, k2, k3, k4, i)"
+    " LEFT JOIN rollup_key AS k ON (k.type, k.k1, k.k2, k.k3, k.k4) = (w.t, w.k1, w.k2, w.k3, w.k4)"
+)
+_ADD_KEYS = text(
+    "INSERT INTO rollup_key (type, k1, k2, k3, k4) SELECT t, k1, k2, k3, k4"
+    " FROM json_to_recordset(CAST(:keys AS json)) AS w(t text, k1 text, k2 text, k3 text, k4 text)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def json_rows(rows: Sequence[Any]) -> str:
+    """Rows as the JSON text ``json_to_recordset`` reads (orjson writes floats in their shortest
+    exact form: PostgreSQL reads back the very same float8)."""
+    return orjson.dumps(rows).decode()
+
+
+def _as_json(keys: Sequence[tuple[str, Key]]) -> dict[str, str]:
+    """Keys as one JSON text (``json_to_recordset`` reads objects: it parses each once, where
+    ``->>`` on ``json`` parses an element again for each field)."""
+    return {"keys": json_rows([{"t": t, "k1": k[0], "k2": k[1], "k3": k[2], "k4": k[3]} for t, k in keys])}
+
+
 def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     """Dictionary ids of ``(type, key)`` pairs, adding the new ones (concurrent writers may add the
-    same key: the second waits for the first and reads its id)."""
+    same key: the second waits for the first and reads its id).
+
+    On PostgreSQL only the wanted keys are read, in one statement (an upload's few hundred keys,
+    where SQLite reads every key of their types)."""
     wanted = set(wanted)
     if not wanted:
         return {}
+    if postgres():
+        ordered = sorted(wanted)
+
+        def found_pg(keys: Sequence[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
+            # one row holding the ids in the keys' order (NULL for a key not there yet): a row per
+            # key cost more to fetch than the query took
+            ids = db.session.scalar(_WANTED_KEYS, _as_json(keys)) or []
+            return {key: key_id for key, key_id in zip(keys, ids, strict=True) if key_id is not None}
+
+        found = found_pg(ordered)
+        missing = sorted(wanted - found.keys())
+        if missing:
+            db.session.execute(_ADD_KEYS, _as_json(missing))
+            found.update(found_pg(missing))
+        return found
     types = sorted({t for t, _ in wanted})
 
     def known() -> dict[tuple[str, Key], int]:
@@ -72,11 +122,13 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
 
 
 def _client_day_rows(
-    client_id: int, days: dict[DayKey, Sums]
+    client_id: int, days: dict[DayKey, Sums], ids: dict[tuple[str, Key], int] | None = None
 ) -> tuple[list[dict[str, Any]], set[tuple[date, int]]]:
     """``client_day`` rows of one client's sums (days with no record left give none), sorted so
-    concurrent writers lock them in one order, and the (day, key) pairs they touch."""
-    ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
+    concurrent writers lock them in one order, and the (day, key) pairs they touch (``ids``:
+    the keys' ids when the caller has them)."""
+    if ids is None:
+        ids = key_ids((t, key) for (t, _), sums in days.items() for key in sums)
     rows = []
     for (t, day), sums in days.items():
         if sums.get(RECORDS, [0])[0] == 0:
@@ -110,28 +162,80 @@ def store(client_id: int, days: dict[DayKey, Sums]) -> None:
                 .returning(cd.date, cd.key_id)
             )
             touched.update((d, k) for d, k in gone)
-    if rows:
+    if rows and postgres():
+        db.session.execute(text(_CLIENT_DAY_INSERT), _client_day_arrays(client_id, rows))
+    elif rows:
         db.session.execute(insert(cd), rows)
     if is_hub(client_id):
         recompute(touched)
 
 
-def add(client_id: int, days: dict[DayKey, Sums]) -> None:
+#: PostgreSQL: one statement for all of an upload's ``client_day`` rows (as one JSON text, in the
+#: rows' order, so concurrent writers still lock them in one order); an ``executemany`` sent one
+#: INSERT per row: 4 of an upload's 6 ms of statements, measured on 5-record uploads
+_CLIENT_DAY_INSERT = (
+    "INSERT INTO client_day (client_id, date, key_id, entries, n, s1, s2, s3)"
+    " SELECT :client_id, date, key_id, entries, n, s1, s2, s3 FROM json_to_recordset(CAST(:rows AS json))"
+    " AS r(date date, key_id integer, entries integer, n float8, s1 float8, s2 float8, s3 float8)"
+)
+_CLIENT_DAY_CONFLICT = (
+    " ON CONFLICT (client_id, date, key_id) DO UPDATE SET entries = client_day.entries + excluded.entries,"
+    " n = client_day.n + excluded.n, s1 = client_day.s1 + excluded.s1, s2 = client_day.s2 + excluded.s2,"
+    " s3 = client_day.s3 + excluded.s3"
+)
+
+
+def _client_day_arrays(client_id: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"client_id": client_id, "rows": json_rows(rows)}
+
+
+#: PostgreSQL: the client's day locks (``lock_days``) taken by the ``client_day`` statement itself,
+#: before its first row (a one-time filter): one round trip fewer for every upload
+_LOCKED = (
+    " WHERE (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:locks AS bigint[]))"
+    " WITH ORDINALITY AS u(k, i) ORDER BY i) AS locked) >= 0"
+)
+
+
+def add(
+    client_id: int,
+    days: dict[DayKey, Sums],
+    ids: dict[tuple[str, Key], int] | None = None,
+    *,
+    locking: Iterable[date] = (),
+    also: tuple[str, dict[str, Any]] | None = None,
+) -> None:
     """Add the sums of records new to their days (none replaced) to the client's ``client_day``
     rows, then recompute ``rollup_day`` for those keys: the client's other records of those days
-    are neither read back nor exploded again."""
-    rows, touched = _client_day_rows(client_id, days)
-    if not rows:
-        return
-    statement = dialect_insert()(ClientDay)
-    statement = statement.on_conflict_do_update(
-        index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
-        set_={
-            name: getattr(ClientDay, name) + statement.excluded[name]
-            for name in ("entries", "n", "s1", "s2", "s3")
-        },
-    )
-    db.session.execute(statement, rows)
+    are neither read back nor exploded again.
+
+    ``locking``: days of the client to lock first (``lock_days``), which PostgreSQL does in the
+    same statement; ``also``: another data-modifying statement (SQL and parameters) the caller
+    needs, sent with this one on PostgreSQL (as a ``WITH`` of it), before it elsewhere."""
+    rows, touched = _client_day_rows(client_id, days, ids)
+    if postgres() and rows:
+        sql, params = _CLIENT_DAY_INSERT, _client_day_arrays(client_id, rows)
+        locks = _lock_keys(locking, client_id)
+        if locks:
+            sql, params = sql + _LOCKED, params | {"locks": locks}
+        sql += _CLIENT_DAY_CONFLICT
+        if also is not None:
+            sql, params = f"WITH also AS ({also[0]}) {sql}", params | also[1]
+        db.session.execute(text(sql), params)
+    else:
+        lock_days(locking, client_id)
+        if also is not None:
+            db.session.execute(text(also[0]), also[1])
+        if rows:  # SQLite (PostgreSQL wrote its rows above)
+            statement = dialect_insert()(ClientDay)
+            statement = statement.on_conflict_do_update(
+                index_elements=[ClientDay.client_id, ClientDay.date, ClientDay.key_id],
+                set_={
+                    name: getattr(ClientDay, name) + statement.excluded[name]
+                    for name in ("entries", "n", "s1", "s2", "s3")
+                },
+            )
+            db.session.execute(statement, rows)
     if is_hub(client_id):
         recompute(touched, prune=False)  # sums only grew: no key can have vanished
 
@@ -184,6 +288,11 @@ def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
                 db.session.execute(delete(d).where(d.date == day, d.key_id == key_id, d.local.is_(local)))
 
 
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS u(k, i) ORDER BY i"
+)
+
+
 def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
     """Take a PostgreSQL advisory lock per day, in date order, until the transaction ends (one
     order for everyone means no deadlock; a lock already held is taken again at no cost).
@@ -191,14 +300,20 @@ def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
     With ``client_id``: the lock of that client's days, so its own uploads and deletes of a day
     take turns (the second sums what the first committed) while other clients go on. Without:
     the day's lock for every writer, where the hub aggregates' ``rollup_day`` is recomputed."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not postgres():
         return  # SQLite has a single writer
-    for day in sorted(set(days)):
-        if client_id is None:
+    if client_id is None:
+        for day in sorted(set(days)):
             db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
-        else:
-            key = (CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal()
-            db.session.execute(select(func.pg_advisory_xact_lock(key)))
+        return
+    keys = _lock_keys(days, client_id)
+    if keys:  # one statement for all the days, taken in the array's (ascending) order
+        db.session.execute(_LOCK_KEYS, {"keys": keys})
+
+
+def _lock_keys(days: Iterable[date], client_id: int) -> list[int]:
+    """The advisory-lock keys of a client's days, in ascending order (one order for everyone)."""
+    return [(CLIENT_LOCK_CLASS << 56) | (client_id << 24) | day.toordinal() for day in sorted(set(days))]
 
 
 def _day_records(client_id: int, pairs: Sequence[DayKey], skip: Sequence[int] = ()) -> Iterator[Any]:
@@ -244,6 +359,12 @@ def delete_records(*where: ColumnElement) -> int:
     for client_id, pairs in sorted(per_client.items()):
         resync(client_id, pairs)
     return removed
+
+
+def forget_client(client_id: int) -> None:
+    """Drop whatever day sums a deleted client still has (its records' days were brought up to
+    date by ``delete_records``; ``client_day`` has no foreign key to cascade on)."""
+    db.session.execute(delete(ClientDay).where(ClientDay.client_id == client_id))
 
 
 def forget_before(cutoff: date) -> None:

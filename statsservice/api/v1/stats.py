@@ -247,6 +247,7 @@ def _store(client_id: int, records: list[NewRecord], *, hub: bool = False) -> di
             return {(row.anr, row.type, row.date): row.uuid for row in rows}
         except IntegrityError:
             db.session.rollback()
+            partitions.forget()  # "no partition for the row": another process dropped a month
     raise ApiError(409, "a concurrent upload changed the same records: retry", {BODY: ["conflict"]})
 
 

@@ -64,6 +64,9 @@ class StatsType:
     labelled: ClassVar[bool] = False
     #: what ``/stats/processed/`` can compute from this type's rollups (``domain.processors``)
     processors: ClassVar[tuple[Processor, ...]] = ()
+    #: which keys a record's own stored sums keep (``{}``: all of them): a selection of analyses is
+    #: summed from those; a processor whose plan asks for other keys explodes the records' JSON
+    record_sums_match: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     @cached_property
     def _schema(self) -> Schema:
