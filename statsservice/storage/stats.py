@@ -89,12 +89,14 @@ def upsert_records(client_id: int, records: Sequence[NewRecord]) -> list[StoredR
             stored.append(StoredRecord(*row[:5]))
             if row.replacements:
                 replaced.add((row.anr, row.type, row.date))
-    _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
     labels: dict[tuple[str, str], dict[str, str]] = {}
     for r in latest.values():
         for entry in REGISTRY[r.type].labels(r.data):
             labels[(r.type, entry.key)] = entry.labels
     _upsert_labels(client_id, labels)
+    # the sums last: a hub's additions to the rows every hub of the day shares hold those rows
+    # from there to the commit only
+    _keep_sums(client_id, latest, stored, {(t, day) for _anr, t, day in replaced})
     return stored
 
 
@@ -108,8 +110,14 @@ def _keep_sums(
     replaced are recomputed from the records (``sums.resync``: a replaced record's old
     contribution is gone with it); elsewhere the new records' sums are added (``sums.add``).
     The client's days are locked first, so a concurrent upload of the same client's day never
-    sums records this one has not committed yet (other clients' uploads do not wait)."""
-    sums.lock_days({day for _anr, _t, day in latest}, client_id)
+    sums records this one has not committed yet (other clients' uploads do not wait). A hub
+    client's days are then locked for ``rollup_day`` in one pass: exclusive where a replaced
+    aggregate makes ``sums.recompute`` sum the day again, shared where its sums are only added."""
+    days = {day for _anr, _t, day in latest}
+    sums.lock_days(days, client_id)
+    if sums.is_hub(client_id):
+        summed_again = {day for _t, day in replaced}
+        sums.lock_days(summed_again, shared=days - summed_again)
     by_key = {(s.anr, s.type, s.date): s.id for s in stored}
     fresh = [(by_key[key], r.type, r.date, r.data, r.n) for key, r in latest.items()]
     sums.resync(client_id, replaced, [row for row in fresh if (row[1], row[2]) in replaced])
