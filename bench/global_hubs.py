@@ -154,10 +154,15 @@ def aggregate(tpl: list[dict[str, Payload]], hub: int, stats_type: str, day: dat
 # -- 2. hub clients -----------------------------------------------------------------------------
 
 
-def register_hubs(database_url: str, names: list[str], scratch: Path) -> dict[str, str]:
-    """Create every hub client (``local = False``) in one transaction; name -> token."""
+def register_hubs(database_url: str, names: list[str], scratch: Path, days: list[date]) -> dict[str, str]:
+    """Create every hub client (``local = False``) in one transaction; name -> token. The month
+    partitions of ``stats`` for ``days`` are made first, as a running hub has them (the nightly
+    purge makes the next month's ahead): a month's partition made in the middle of 100 hubs'
+    pushes waits for every upload in flight and stalls the uploads behind it, a one-off of a
+    backfill that would blur the ingest figures."""
     from statsservice import create_app
     from statsservice.extensions import db
+    from statsservice.storage import partitions
     from statsservice.storage.clients import create_client
 
     previous = os.environ.get("STATS_INSTANCE_PATH")
@@ -166,6 +171,7 @@ def register_hubs(database_url: str, names: list[str], scratch: Path) -> dict[st
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "MODE": "global", "LOG_REQUESTS": False})
         tokens = {}
         with app.app_context():
+            partitions.ensure(days)
             for name in names:
                 token = secrets.token_urlsafe(48)
                 create_client(name, token=token, local=False)
@@ -433,7 +439,9 @@ def run(
         hub = BenchHub(work / "global", config=config, database_url=cluster.url, source=source).start()
         started = time.perf_counter()
         names = [f"hub-{i:04d}" for i in range(size.hubs)]
-        tokens = register_hubs(cluster.url, names, work)
+        night = clock.today() - timedelta(days=2)  # the last final day (FEDERATION_DELAY_DAYS)
+        year = [night - timedelta(days=d) for d in range(size.days, 0, -1)]
+        tokens = register_hubs(cluster.url, names, work, [*year, night])
         lines.append(
             f"{size.hubs:,} hub clients registered in {time.perf_counter() - started:.1f} s (one transaction)."
         )
@@ -444,7 +452,6 @@ def run(
             postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
             profile = Profile(profile_dir, cluster.url, hub.process.pid, postmaster, py_spy)
             profile.start()
-        night = clock.today() - timedelta(days=2)  # the last final day (FEDERATION_DELAY_DAYS)
         first = run_pushes(hub.url, night_jobs(tpl, tokens, night), size.pushers)
         lines += [
             "",
@@ -453,7 +460,6 @@ def run(
             "- " + first.summary(f"{size.hubs:,} hubs × 1 day × 5 types, {size.pushers} at once"),
         ]
         print(lines[-1], flush=True)
-        year = [night - timedelta(days=d) for d in range(size.days, 0, -1)]
         chosen = {name: tokens[name] for name in names[: size.year_hubs]}
         second = run_pushes(hub.url, year_jobs(tpl, chosen, year, size.batch), size.pushers)
         lines.append(

@@ -50,7 +50,12 @@ def dialect_insert() -> Any:
 
 def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     """Dictionary ids of ``(type, key)`` pairs, adding the new ones (concurrent writers may add the
-    same key: the second waits for the first and reads its id)."""
+    same key: the second waits for the first and reads its id).
+
+    On PostgreSQL new keys are committed at once, in a transaction of their own: a concurrent
+    upload that needs the same new key waits for that insert only, not for this whole upload to
+    commit (seconds for a hub's batch of a year of days). A key no row ends up using is harmless:
+    the dictionary only grows."""
     wanted = set(wanted)
     if not wanted:
         return {}
@@ -68,8 +73,14 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     missing = sorted(wanted - found.keys())
     if missing:
         rows = [{"type": t, "k1": k[0], "k2": k[1], "k3": k[2], "k4": k[3]} for t, k in missing]
-        for part in chunks(rows, 200):
-            db.session.execute(dialect_insert()(RollupKey).on_conflict_do_nothing(), list(part))
+        statement = dialect_insert()(RollupKey.__table__).on_conflict_do_nothing()
+        if db.session.get_bind().dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                for part in chunks(rows, 200):
+                    conn.execute(statement, list(part))
+        else:  # one writer, which this session may already be: in its transaction
+            for part in chunks(rows, 200):
+                db.session.execute(statement, list(part))
         found = known()
     return found
 
@@ -144,16 +155,15 @@ def add(client_id: int, days: dict[DayKey, Sums]) -> None:
 def _held_pairs(client_id: int, pairs: set[tuple[date, int]]) -> set[tuple[date, int]]:
     """The (day, key) pairs of ``pairs`` the client already has ``client_day`` rows for (read
     under the client's day lock, so no upload of the same client changes them meanwhile)."""
-    by_day: dict[date, list[int]] = {}
-    for day, key_id in pairs:
-        by_day.setdefault(day, []).append(key_id)
+    if not pairs:
+        return set()
     cd, found = ClientDay, set()
-    for day, key_ids in by_day.items():
-        for part in chunks(sorted(key_ids)):
-            query = select(cd.date, cd.key_id).where(
-                cd.client_id == client_id, cd.date == day, cd.key_id.in_(part)
-            )
-            found.update((d, k) for d, k in db.session.execute(query))
+    days = [day for day, _key in pairs]
+    for part in chunks(sorted({key for _day, key in pairs})):
+        query = select(cd.date, cd.key_id).where(
+            cd.client_id == client_id, cd.date.between(min(days), max(days)), cd.key_id.in_(part)
+        )
+        found.update(pair for pair in ((d, k) for d, k in db.session.execute(query)) if pair in pairs)
     return found
 
 
@@ -173,7 +183,6 @@ def accumulate(rows: Sequence[dict[str, Any]], new: set[tuple[date, int]]) -> No
     if not rows:
         return
     lock_days((), shared={row["date"] for row in rows})
-    d = RollupDay
     values = [
         {"key_id": row["key_id"], "date": row["date"], "local": False}
         | {name: row[name] for name in ("entries", "n", "s1", "s2", "s3")}
@@ -181,16 +190,20 @@ def accumulate(rows: Sequence[dict[str, Any]], new: set[tuple[date, int]]) -> No
         | {"top": 1.0 if (row["s1"] or row["s2"] or row["s3"]) else 0.0}  # its one hub's share
         for row in sorted(rows, key=lambda row: (row["key_id"], row["date"]))
     ]
-    for chunk in chunks(values, 1000):  # one statement of many rows: no round trip per row
-        upsert = dialect_insert()(d).values(list(chunk))
-        upsert = upsert.on_conflict_do_update(index_elements=[d.key_id, d.date, d.local], set_=_added(upsert))
-        db.session.execute(upsert)
+    table = RollupDay.__table__
+    upsert = dialect_insert()(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.key_id, table.c.date, table.c.local], set_=_added(upsert)
+    )
+    # one Core statement run for many rows (compiled once, psycopg pipelines them), in the list's
+    # order; no ORM bulk handling per row
+    db.session.execute(upsert, values)
 
 
 def _added(upsert: Any) -> dict[str, Any]:
     """The ``DO UPDATE`` of ``accumulate``: sums and organisations added (every right-hand side
     reads the row as it was), ``top`` bounded from above."""
-    d, grown = RollupDay, upsert.excluded
+    d, grown = RollupDay.__table__.c, upsert.excluded
     shares = []
     for name in ("s1", "s2", "s3"):
         old, part = getattr(d, name), grown[name]
