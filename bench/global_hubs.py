@@ -10,20 +10,24 @@ private PostgreSQL cluster with durable settings (``bench.harness``), then:
    (``anr`` recomputed) with every weight ``n`` multiplied by ``1 + h mod 5``: hubs differ, the
    global hub's validation and weight limits pass.
 2. **Hub clients.** ``--hubs`` remote clients (``local = False``, as ``client_create --remote``
-   makes them) registered in one in-process transaction, not one CLI process each.
+   makes them) registered in one in-process transaction, not one CLI process each; the month
+   partitions of ``stats`` the pushes need are made then too, as a running hub has them.
 3. **One night.** Every hub pushes the last final day, five types in one request, ``--pushers``
    at once (cron nights of many hubs); then ``--year-hubs`` of them push a year of days before it
    in date order, ``--batch`` aggregates per request (``FEDERATION_BATCH_SIZE``), ``--pushers``
    hubs at once. Throughput (aggregates/s) and p50/p95/max per request.
 4. **Afterwards.** The public JSON routes over a year, ``/stats/map.json``, ``/about.json`` and a
-   few pages, ``--reads`` sequential requests each (the first, cold, apart); ``stats_weather``'s
-   duration and ``/stats/weather.json``; database size, total and per table.
+   few pages, ``--reads`` sequential requests each (the first, cold, apart); what one hub's
+   ``stats_pull`` asks (five processed series by day over a year); ``stats_weather``'s duration
+   and ``/stats/weather.json``; database size, total and per table.
 5. **Nothing lost.** Every aggregate acknowledged is in ``stats`` exactly once and nothing else
    is; each (type, day)'s whole-hub record weight in ``rollup_day`` is the sum of the weights
    acknowledged; every hub's per-day sums count exactly its records (``unsynced_days``).
 
 Exits non-zero on any refused or failed push or a failed check. ``--smoke`` runs tiny sizes
-(CI, under a minute); ``--profile DIR`` samples the push phases (``bench.load_profile``).
+(CI, under a minute); ``--profile DIR`` samples the push phases (``bench.load_profile``);
+``--baseline REV`` runs it all first at another revision (``git archive``, as ``make bench``
+does), so before and after come from one run on one machine.
 """
 
 from __future__ import annotations
@@ -311,6 +315,23 @@ def reads(url: str, times: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def pulls(url: str, token: str, times: int) -> dict[str, dict[str, float]]:
+    """What one local hub's ``stats_pull`` asks, with its token: each community series by day
+    over ``FEDERATION_PULL_DAYS`` (365), as ``GET /api/v1/stats/processed/``."""
+    from statsservice.web.community import PULLED
+
+    today = clock.today()
+    http = requests.Session()
+    http.headers["X-API-KEY"] = token
+    out = {}
+    for name in PULLED:
+        params = {"processor": name, "aggregation_period": "day"}
+        params |= {"date_from": (today - timedelta(days=365)).isoformat(), "date_to": today.isoformat()}
+        call = lambda params=params: http.get(f"{url}/api/v1/stats/processed/", json=params, timeout=600)  # noqa: E731
+        out[f"pull {name}"] = timed(call, times)
+    return out
+
+
 def weather(hub: BenchHub, url: str, times: int) -> tuple[float, float, str, dict[str, float]]:
     """``stats_weather``'s wall time, a CLI start-up's (its ``--help``), its output, weather.json."""
     started = time.perf_counter()
@@ -479,6 +500,8 @@ def run(
             "",
         ]
         lines += table(reads(hub.url, size.reads))
+        lines += ["", "What one local hub's `stats_pull` asks (a year by day, with its token):", ""]
+        lines += table(pulls(hub.url, tokens[names[0]], size.reads))
         took, startup, said, answer = weather(hub, hub.url, size.reads)
         lines += [
             "",
