@@ -47,8 +47,11 @@ demo: migrate
 serve: migrate
 	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(BIN)/gunicorn -c contrib/gunicorn.conf.py 'statsservice:create_app()'
 
+# JOBS=N: N pytest-xdist workers, each test file on one worker (on PostgreSQL each worker has a
+# database of its own, tests/conftest.py); .ci/run uses JOBS=2.
+JOBS ?=
 test: install
-	$(BIN)/pytest -q $(if $(JUNIT),--junitxml=$(JUNIT)) $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(if $(JOBS),-n $(JOBS) --dist loadfile) $(if $(JUNIT),--junitxml=$(JUNIT)) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -91,7 +94,14 @@ WEATHER_ARGS ?=
 bench-weather: install
 	$(BIN)/python -m bench.weather $(WEATHER_ARGS)
 
-.PHONY: load faults bench-scale-out bench-dp bench-weather bench-fo
+# A global hub fed by 1,000 local hubs (a night, then a year for 100 of them), its dashboard and
+# weather afterwards, database size (figures in docs/PERFORMANCE.md; tens of minutes).
+# `make bench-global GLOBAL_ARGS=--smoke`: seconds.
+GLOBAL_ARGS ?=
+bench-global: install
+	$(BIN)/python -m bench.global_hubs $(GLOBAL_ARGS)
+
+.PHONY: load faults bench-scale-out bench-dp bench-weather bench-fo bench-global
 # Load test: 200 Front Offices uploading, 20 dashboard readers, on gunicorn + a private PostgreSQL
 # (a few minutes); figures in docs/PERFORMANCE.md. LOAD_ARGS, e.g. --front-offices 20 --nights 1.
 LOAD_ARGS ?=

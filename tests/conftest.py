@@ -84,6 +84,8 @@ def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    elif url.startswith("postgresql") and os.environ.get("PYTEST_XDIST_WORKER"):
+        url = _worker_database(url, os.environ["PYTEST_XDIST_WORKER"])
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":  # start empty, functions and triggers included
         with engine.begin() as conn:
@@ -99,6 +101,19 @@ def database_url(tmp_path_factory) -> str:
         upgrade()
         db.engine.dispose()
     return url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """A database of its own for each pytest-xdist worker (``gw0``, ``gw1``...) on the server of
+    ``TEST_DATABASE_URL``: workers empty their tables between tests, so they cannot share one."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture

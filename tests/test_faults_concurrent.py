@@ -4,6 +4,8 @@ replaces some of that day's records (a cron retry), and another client writes th
 
 An upload adds its new records' sums to the client's day and recomputes a day where it replaced a
 record; both must see every record committed before them and none that is not (``storage.stats``).
+Hub clients' aggregates are added to the day rows every hub shares, under a shared day lock
+(``storage.sums.accumulate``), and summed again under an exclusive one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, timedelta
 import requests
 
 from statsservice.demo.payloads import Generator
+from statsservice.domain.deidentify import aggregate_anr
 from statsservice.extensions import db
 from statsservice.storage import partitions
 from tests import frozen_clock
@@ -113,3 +116,37 @@ def test_first_uploads_of_a_month_without_partition_all_land_at_once(app, databa
         hub.stop()
     assert assert_sums_consistent() > 0
     assert (month in partitions.existing()) == (db.engine.dialect.name == "postgresql")
+
+
+def test_hubs_pushing_the_same_days_at_once_keep_exact_sums(app, database_url, tmp_path):
+    """A global hub's night: hub clients push the same days at once, their aggregates added to the
+    shared day rows together (a shared day lock, row locks taken in one order), while one hub
+    retries what it already pushed (a replacement: those days summed again under the exclusive
+    lock) and another withdraws a day (likewise). No deadlock, no addition lost or counted twice."""
+    hub = BusyHub(tmp_path / "hub", database_url=database_url).start()
+    try:
+        gen = Generator(seed=47, anrs=8)
+        tokens = [hub.create_client(f"hub {i}", "--remote", "--force")[1] for i in range(6)]
+
+        def pushed(index: int) -> list[dict]:
+            return [{**rec, "n": 3 + index} for rec in records(gen, range(index, index + 1))]
+
+        for token, index in ((tokens[0], 0), (tokens[1], 1)):  # already on the global hub
+            response = requests.post(
+                f"{hub.url}/api/v1/stats/", json=pushed(index), headers={"X-API-KEY": token}, timeout=300
+            )
+            assert response.status_code == 201, response.text
+        uploads = [(tokens[i], pushed(i)) for i in range(2, 6)] + [(tokens[0], pushed(0))]  # and a retry
+        withdrawn = aggregate_anr("threat", END)
+        with ThreadPoolExecutor(1) as pool:
+            deleting = pool.submit(
+                requests.delete,
+                f"{hub.url}/api/v1/stats/{withdrawn}",
+                headers={"X-API-KEY": tokens[1]},
+                timeout=300,
+            )
+            assert post_at_once(hub, uploads) == [201] * len(uploads)
+            assert deleting.result().status_code == 204
+    finally:
+        hub.stop()
+    assert assert_sums_consistent() > 0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every make target a user may type, at a smoke size, so that a renamed helper or option breaks
 # CI rather than someone's first try: run (until /readyz answers), serve (gunicorn, likewise),
-# migrate, demo, the stats_export of its data (Parquet and CSV), bench, bench-scale-out, bench-dp, bench-weather
-# and load with tiny arguments, and faults collected (its tests run in the suite itself). lint
+# migrate, demo, the stats_export of its data (Parquet and CSV), bench, bench-scale-out, bench-dp, bench-weather,
+# bench-global, bench-fo and load with tiny arguments, and faults collected (its tests run in the suite itself). lint
 # and test are phases of .ci/run; clean is only dry-run (it would remove this virtualenv). Each
 # step is bounded by `timeout`; the whole check takes about two minutes on two cores.
 # Last line: "N passed, M failed"; exit status 0 only when nothing failed.
@@ -100,6 +100,8 @@ check "make bench-dp (smoke: 5 organisations, 2 months, 1 draw)" 180 make bench-
 check "make load (3 Front Offices, 1 reader, 1 night)" 240 \
     make load LOAD_ARGS="--front-offices 3 --readers 1 --nights 1 --max-analyses 2"
 check "make bench-weather (smoke)" 180 make bench-weather WEATHER_ARGS=--smoke
+check "make bench-global (smoke: 20 hubs, 3 of them x 14 days)" 180 make bench-global GLOBAL_ARGS=--smoke
+check "make bench-fo (smoke: 30 analyses x 4 days, no baseline)" 240 make bench-fo FO_ARGS=--smoke FO_BASELINE=
 check "make faults: its test files collect" 120 faults_collected
 check "make clean (dry run)" 30 clean_dry_run
 echo "$passed passed, $failed failed"

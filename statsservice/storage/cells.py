@@ -17,7 +17,7 @@ from statsservice.extensions import db
 from statsservice.storage.models import Client, ClientDay, RollupKey
 
 
-def _greatest(*values: ColumnElement) -> ColumnElement:
+def greatest(*values: ColumnElement) -> ColumnElement:
     """The largest of several values: ``greatest`` on PostgreSQL, multi-argument ``max`` on SQLite."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.greatest(*values)
@@ -59,7 +59,7 @@ def key_sums(group: Sequence[Any], where: Sequence[ColumnElement], *, by_id: boo
     )
     p = per_client.c
     outer_group = [p[column.key] for column in group] + [p[column.key] for column in keys]
-    top = _greatest(_share(p.s1, p.s1), _share(p.s2, p.s2), _share(p.s3, p.s3))
+    top = greatest(_share(p.s1, p.s1), _share(p.s2, p.s2), _share(p.s3, p.s3))
     return select(
         *outer_group,
         func.sum(p.entries),

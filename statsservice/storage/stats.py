@@ -154,10 +154,16 @@ def _keep_sums(
     contribution is gone with it); elsewhere the new records' sums (``exploded``, one record
     each) are added (``sums.add``). The client's days are locked first, so a concurrent upload of
     the same client's day never sums records this one has not committed yet (other clients'
-    uploads do not wait)."""
+    uploads do not wait). A hub client's days are then locked for ``rollup_day`` in one pass:
+    exclusive where a replaced aggregate makes ``sums.recompute`` sum the day again, shared where
+    its sums are only added (``sums.accumulate``)."""
     days = {day for _anr, _t, day in latest}
-    if replaced:
+    if replaced or sums.is_hub(client_id):
         sums.lock_days(days, client_id)
+    if sums.is_hub(client_id):
+        summed_again = {day for _t, day in replaced}
+        sums.lock_days(summed_again, shared=days - summed_again)
+    if replaced:
         by_key = {(s.anr, s.type, s.date): s.id for s in stored}
         fresh = [
             (by_key[key], r.type, r.date, r.data, r.n)
@@ -170,7 +176,8 @@ def _keep_sums(
         if (t, day) not in replaced:
             merge(added.setdefault((t, day), {}), found)
     # the locks, the new sums and the labels in one statement on PostgreSQL
-    sums.add(client_id, added, ids, locking=() if replaced else days, also=_labels(client_id, latest))
+    locking = () if replaced or sums.is_hub(client_id) else days  # else taken above
+    sums.add(client_id, added, ids, locking=locking, also=_labels(client_id, latest))
 
 
 #: PostgreSQL: the client's labels in one statement, rewriting only those that changed (a Front

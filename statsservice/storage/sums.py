@@ -3,7 +3,10 @@ records of a day summed per key) and, for the aggregates other hubs released (a 
 clients), ``rollup_day`` (those summed over the hubs, with the hubs behind each key). This hub's
 own clients reach ``rollup_day`` only through a release (``storage.release``): an upload of a
 Front Office writes its own ``client_day`` rows and nothing shared, so uploads of one day by
-different clients never wait on each other. No read ever writes.
+different clients never wait on each other. A hub's new aggregates are added to ``rollup_day``
+(``accumulate``): hubs pushing the same day go on together, each in time independent of how many
+hubs that day already holds; a replaced or deleted aggregate has its days summed again over every
+hub (``recompute``). No read ever writes.
 
 Every write of ``stats`` goes through here: ``store`` after an upload, ``delete_records`` for any
 delete, ``forget_before`` for a purge by age.
@@ -16,13 +19,13 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, delete, func, insert, select, text, true, tuple_
+from sqlalchemy import ColumnElement, case, delete, func, insert, select, text, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from statsservice.domain.registry import REGISTRY
 from statsservice.domain.sums import RECORDS, Key, Sums, record_sums
 from statsservice.extensions import db
-from statsservice.storage.cells import key_sums
+from statsservice.storage.cells import greatest, key_sums
 from statsservice.storage.models import Client, ClientDay, RollupDay, RollupKey, Stats
 
 #: values per IN (...) list, well under every database's bind-parameter limit
@@ -82,7 +85,10 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
     same key: the second waits for the first and reads its id).
 
     On PostgreSQL only the wanted keys are read, in one statement (an upload's few hundred keys,
-    where SQLite reads every key of their types)."""
+    where SQLite reads every key of their types), and new keys are committed at once, in a
+    transaction of their own: a concurrent upload that needs the same new key waits for that
+    insert only, not for this whole upload to commit (seconds for a hub's batch of a year of
+    days). A key no row ends up using is harmless: the dictionary only grows."""
     wanted = set(wanted)
     if not wanted:
         return {}
@@ -98,7 +104,8 @@ def key_ids(wanted: Iterable[tuple[str, Key]]) -> dict[tuple[str, Key], int]:
         found = found_pg(ordered)
         missing = sorted(wanted - found.keys())
         if missing:
-            db.session.execute(_ADD_KEYS, _as_json(missing))
+            with db.engine.begin() as conn:
+                conn.execute(_ADD_KEYS, _as_json(missing))
             found.update(found_pg(missing))
         return found
     types = sorted({t for t, _ in wanted})
@@ -206,13 +213,15 @@ def add(
     also: tuple[str, dict[str, Any]] | None = None,
 ) -> None:
     """Add the sums of records new to their days (none replaced) to the client's ``client_day``
-    rows, then recompute ``rollup_day`` for those keys: the client's other records of those days
-    are neither read back nor exploded again.
+    rows, and for a hub client to ``rollup_day`` (``accumulate``): the client's other records of
+    those days are neither read back nor exploded again, nor are the other hubs' sums.
 
     ``locking``: days of the client to lock first (``lock_days``), which PostgreSQL does in the
     same statement; ``also``: another data-modifying statement (SQL and parameters) the caller
     needs, sent with this one on PostgreSQL (as a ``WITH`` of it), before it elsewhere."""
     rows, touched = _client_day_rows(client_id, days, ids)
+    hub = is_hub(client_id)
+    held = _held_pairs(client_id, touched) if hub and rows else set()
     if postgres() and rows:
         sql, params = _CLIENT_DAY_INSERT, _client_day_arrays(client_id, rows)
         locks = _lock_keys(locking, client_id)
@@ -236,8 +245,71 @@ def add(
                 },
             )
             db.session.execute(statement, rows)
-    if is_hub(client_id):
-        recompute(touched, prune=False)  # sums only grew: no key can have vanished
+    if hub:
+        accumulate(rows, touched - held)
+
+
+def _held_pairs(client_id: int, pairs: set[tuple[date, int]]) -> set[tuple[date, int]]:
+    """The (day, key) pairs of ``pairs`` the client already has ``client_day`` rows for (read
+    under the client's day lock, so no upload of the same client changes them meanwhile)."""
+    if not pairs:
+        return set()
+    cd, found = ClientDay, set()
+    days = [day for day, _key in pairs]
+    for part in chunks(sorted({key for _day, key in pairs})):
+        query = select(cd.date, cd.key_id).where(
+            cd.client_id == client_id, cd.date.between(min(days), max(days)), cd.key_id.in_(part)
+        )
+        found.update(pair for pair in ((d, k) for d, k in db.session.execute(query)) if pair in pairs)
+    return found
+
+
+def accumulate(rows: Sequence[dict[str, Any]], new: set[tuple[date, int]]) -> None:
+    """Add one hub client's new ``client_day`` sums (``rows``) to the hub-aggregate ``rollup_day``
+    rows of their keys; ``new``: the (day, key) pairs the client had no row for, one more
+    organisation behind them.
+
+    Each day's lock is taken shared (``lock_days``): hubs adding to the same day go on together,
+    their ``INSERT ... ON CONFLICT DO UPDATE`` adding to the rows in place, taking the rows in one
+    order (key, day) so no two of them deadlock; a recompute of the day takes the lock exclusive,
+    so it waits for these additions and they for it. ``entries``, ``n``, ``s1..s3`` and
+    ``clients`` stay exactly the sums over the hubs; ``top`` (the largest share one hub holds,
+    which no whole-hub answer reads) becomes a bound from above, exact when the new part or the
+    old largest one is the largest: it is never less than the true share.
+    """
+    if not rows:
+        return
+    lock_days((), shared={row["date"] for row in rows})
+    values = [
+        {"key_id": row["key_id"], "date": row["date"], "local": False}
+        | {name: row[name] for name in ("entries", "n", "s1", "s2", "s3")}
+        | {"clients": int((row["date"], row["key_id"]) in new)}
+        | {"top": 1.0 if (row["s1"] or row["s2"] or row["s3"]) else 0.0}  # its one hub's share
+        for row in sorted(rows, key=lambda row: (row["key_id"], row["date"]))
+    ]
+    table = RollupDay.__table__
+    upsert = dialect_insert()(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.key_id, table.c.date, table.c.local], set_=_added(upsert)
+    )
+    # one Core statement run for many rows (compiled once, psycopg pipelines them), in the list's
+    # order; no ORM bulk handling per row
+    db.session.execute(upsert, values)
+
+
+def _added(upsert: Any) -> dict[str, Any]:
+    """The ``DO UPDATE`` of ``accumulate``: sums and organisations added (every right-hand side
+    reads the row as it was), ``top`` bounded from above."""
+    d, grown = RollupDay.__table__.c, upsert.excluded
+    shares = []
+    for name in ("s1", "s2", "s3"):
+        old, part = getattr(d, name), grown[name]
+        # the largest part after the addition: a new hub's part or the old largest one, else an
+        # old hub's part grown by ``part`` (at most the old largest plus it)
+        largest = case((grown.clients > 0, greatest(d.top * old, part)), else_=d.top * old + part)
+        shares.append(func.coalesce(largest / func.nullif(old + part, 0.0), 0.0))
+    summed = ("entries", "n", "s1", "s2", "s3", "clients")
+    return {name: getattr(d, name) + grown[name] for name in summed} | {"top": greatest(*shares)}
 
 
 def is_hub(client_id: int) -> bool:
@@ -256,8 +328,9 @@ def recompute(touched: set[tuple[date, int]], *, prune: bool = True) -> None:
     On PostgreSQL an update of non-key columns is a HOT update that later reads prune within its
     page (the table has free room per page, migration 0009), where a delete and insert at every
     upload of a day left dead rows for the vacuum. On PostgreSQL each day is locked first
-    (advisory, in date order, held to commit) so two uploads of one day take turns here and the
-    second one sums what the first committed.
+    (advisory, exclusive, in date order, held to commit) so two recomputes of one day take turns
+    and each sums what the other committed, and additions (``accumulate``) wait for it. It sums
+    every hub of those days, so it runs only when an aggregate is replaced or deleted.
     """
     if not touched:
         return
@@ -293,18 +366,23 @@ _LOCK_KEYS = text(
 )
 
 
-def lock_days(days: Iterable[date], client_id: int | None = None) -> None:
+def lock_days(days: Iterable[date], client_id: int | None = None, *, shared: Iterable[date] = ()) -> None:
     """Take a PostgreSQL advisory lock per day, in date order, until the transaction ends (one
     order for everyone means no deadlock; a lock already held is taken again at no cost).
 
     With ``client_id``: the lock of that client's days, so its own uploads and deletes of a day
     take turns (the second sums what the first committed) while other clients go on. Without:
-    the day's lock for every writer, where the hub aggregates' ``rollup_day`` is recomputed."""
+    the day's lock for every writer of the hub aggregates' ``rollup_day``, exclusive for
+    ``days`` (a recompute) and shared for the other days of ``shared`` (additions, which go on
+    together), all in one pass in date order: a transaction that needs both modes asks for them
+    at once, never exclusive after shared (two such would deadlock)."""
     if not postgres():
         return  # SQLite has a single writer
     if client_id is None:
-        for day in sorted(set(days)):
-            db.session.execute(select(func.pg_advisory_xact_lock(LOCK_CLASS, day.toordinal())))
+        exclusive = set(days)
+        for day in sorted(exclusive | set(shared)):
+            lock = func.pg_advisory_xact_lock if day in exclusive else func.pg_advisory_xact_lock_shared
+            db.session.execute(select(lock(LOCK_CLASS, day.toordinal())))
         return
     keys = _lock_keys(days, client_id)
     if keys:  # one statement for all the days, taken in the array's (ascending) order
