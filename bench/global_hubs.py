@@ -55,7 +55,7 @@ import orjson
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.harness import BenchCluster, BenchHub, ensure_postgresql, percentile
+from bench.harness import BenchCluster, BenchHub, ensure_postgresql, percentile, scratch_hub
 from bench.load import machine
 from bench.load_profile import PG_SETTINGS, Profile
 from bench.processors import checkout
@@ -99,40 +99,22 @@ class Sizes:
 
 def templates(days: int, analyses: int, scratch: Path) -> list[dict[str, Payload]]:
     """``days`` released days of demo data, each the five aggregates ``stats_push`` would send."""
-    from flask_migrate import upgrade
     from sqlalchemy import select
 
-    from statsservice import create_app
     from statsservice.cli.demo import fill
     from statsservice.cli.release import release_days
     from statsservice.extensions import db
     from statsservice.storage.models import PublicRelease
 
-    previous = os.environ.get("STATS_INSTANCE_PATH")
-    os.environ["STATS_INSTANCE_PATH"] = str(scratch / "instance")
-    try:
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{scratch / 'local.db'}",
-                "LOG_REQUESTS": False,
-                "RATELIMIT_ENABLED": False,
-            }
-        )
-        with app.app_context():
-            upgrade()
-            fill(analyses=analyses, days=days + 3, weather=True)  # the last days are not final yet
-            release_days()
-            rows = db.session.scalars(
-                select(PublicRelease).where(PublicRelease.status == "released").order_by(PublicRelease.date)
-            ).all()
-            by_day: dict[date, dict[str, Payload]] = {}
-            for row in rows:
-                by_day.setdefault(row.date, {})[row.type] = row.payload
-    finally:
-        if previous is None:
-            os.environ.pop("STATS_INSTANCE_PATH", None)
-        else:
-            os.environ["STATS_INSTANCE_PATH"] = previous
+    with scratch_hub(scratch):
+        fill(analyses=analyses, days=days + 3, weather=True)  # the last days are not final yet
+        release_days()
+        rows = db.session.scalars(
+            select(PublicRelease).where(PublicRelease.status == "released").order_by(PublicRelease.date)
+        ).all()
+        by_day: dict[date, dict[str, Payload]] = {}
+        for row in rows:
+            by_day.setdefault(row.date, {})[row.type] = row.payload
     full = [found for _day, found in sorted(by_day.items()) if set(found) == set(TYPES)]
     if not full:
         raise SystemExit("the demo released no day of all five types")

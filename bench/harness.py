@@ -13,8 +13,11 @@ import os
 import statistics
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.live import REPO, LiveHub, production_command
 from tests.pg_cluster import PrivateCluster
@@ -149,3 +152,31 @@ def _pg_bin() -> Path:
     from tests.pg_cluster import pg_bin
 
     return pg_bin()
+
+
+@contextmanager
+def scratch_hub(folder: Path) -> Iterator[Any]:
+    """A migrated SQLite hub in ``folder`` (its database and instance folder) with its app context
+    pushed: where a benchmark makes demo data and releases it, with no request logs or limits."""
+    from flask_migrate import upgrade
+
+    from statsservice import create_app
+
+    previous = os.environ.get("STATS_INSTANCE_PATH")
+    os.environ["STATS_INSTANCE_PATH"] = str(folder / "instance")
+    try:
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'hub.db'}",
+                "LOG_REQUESTS": False,
+                "RATELIMIT_ENABLED": False,
+            }
+        )
+        with app.app_context():
+            upgrade()
+            yield app
+    finally:
+        if previous is None:
+            os.environ.pop("STATS_INSTANCE_PATH", None)
+        else:
+            os.environ["STATS_INSTANCE_PATH"] = previous

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
+from bench.harness import scratch_hub
 from statsservice import clock
 from statsservice.domain.weather.alerts import WINDOW, detect
 
@@ -62,31 +63,18 @@ def detection(series: int, weeks: int) -> None:
 
 
 def latency(requests: int, days: int) -> None:
-    from flask_migrate import upgrade
-
-    from statsservice import create_app
     from statsservice.cli.demo import fill
     from statsservice.cli.release import release_days
     from statsservice.cli.weather import compute
     from statsservice.extensions import db
 
-    with tempfile.TemporaryDirectory(prefix="bench-weather-") as scratch:
-        os.environ["STATS_INSTANCE_PATH"] = str(Path(scratch) / "instance")
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{scratch}/hub.db",
-                "LOG_REQUESTS": False,
-                "RATELIMIT_ENABLED": False,
-            }
-        )
-        with app.app_context():
-            upgrade()
-            fill(analyses=10, days=days, weather=True)
-            release_days()  # the weather reads released days only
-            started = time.perf_counter()
-            outcome = compute()
-            db.session.commit()
-            took = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="bench-weather-") as scratch, scratch_hub(Path(scratch)) as app:
+        fill(analyses=10, days=days, weather=True)
+        release_days()  # the weather reads released days only
+        started = time.perf_counter()
+        outcome = compute()
+        db.session.commit()
+        took = time.perf_counter() - started
         print(
             f"## weather.json: demo hub, 10 analyses x {days} days; stats_weather {took:.1f} s for "
             f"{outcome.series} series ({outcome.forecast} forecast, {outcome.warnings} warnings)\n"
