@@ -39,6 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     moment = frozen_clock.instant()
     if moment is None or _session_travel is not None:
         return
+    if os.environ.get(frozen_clock.OFFSET_ENV):
+        # a process the suite started (a pytest-xdist worker): clock_hook already shifted its
+        # clock by the inherited offset, which its own children inherit in turn; measured again
+        # here against the shifted clock, the offset would be about zero and put them on today
+        return
     os.environ[frozen_clock.OFFSET_ENV] = repr(moment.timestamp() - time.time())
     hook = str(frozen_clock.HOOK_DIR)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (hook, os.environ.get("PYTHONPATH")) if p)
