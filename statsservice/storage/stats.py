@@ -158,9 +158,10 @@ def _keep_sums(
     exclusive where a replaced aggregate makes ``sums.recompute`` sum the day again, shared where
     its sums are only added (``sums.accumulate``)."""
     days = {day for _anr, _t, day in latest}
-    if replaced or sums.is_hub(client_id):
+    hub = sums.is_hub(client_id)
+    if replaced or hub:
         sums.lock_days(days, client_id)
-    if sums.is_hub(client_id):
+    if hub:
         summed_again = {day for _t, day in replaced}
         sums.lock_days(summed_again, shared=days - summed_again)
     if replaced:
@@ -176,7 +177,7 @@ def _keep_sums(
         if (t, day) not in replaced:
             merge(added.setdefault((t, day), {}), found)
     # the locks, the new sums and the labels in one statement on PostgreSQL
-    locking = () if replaced or sums.is_hub(client_id) else days  # else taken above
+    locking = () if replaced or hub else days  # else taken above
     sums.add(client_id, added, ids, locking=locking, also=_labels(client_id, latest))
 
 
