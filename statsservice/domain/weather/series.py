@@ -22,6 +22,7 @@ are, and every series costs model fits);
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,17 @@ TOP_N = 10
 RANK_WEEKS = 13
 #: the risk state forecast (risk levels and cartography)
 STATE = "current"
+#: significant digits a figure keeps on entering the weather (see ``steady``)
+DIGITS = 9
+
+
+def steady(value: float) -> float:
+    """``value`` at ``DIGITS`` significant digits. The database adds floats in the order of its
+    plan, and a plan changes (after autovacuum, say), so the same released cells can come back
+    different in the last bit; a model fitted on a different last bit gives another forecast.
+    Rounded here, a re-run on the same cells gives the same document (``stats_weather`` then
+    says "nothing changed"), and nine digits are far finer than any figure means."""
+    return float(f"{value:.{DIGITS}g}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +124,12 @@ def _records_weight(risk_tree: Mapping[str, Any]) -> dict[date, float]:
         for levels in kinds.values():
             for points in levels.values():
                 for point in points:
-                    weights[_day(point["date"])] = float(point["n"])
+                    weights[_day(point["date"])] = steady(float(point["n"]))
     return weights
 
 
 def _recent_weight(item: Mapping[str, Any], since: date) -> float:
-    return sum(float(p["n"]) for p in item["values"] if _day(p["date"]) >= since)
+    return steady(math.fsum(float(p["n"]) for p in item["values"] if _day(p["date"]) >= since))
 
 
 def object_series(
@@ -135,9 +147,9 @@ def object_series(
             week = _day(point["date"])
             total = weights.get(week)
             if total:
-                shares.append((week, min(1.0, float(point["n"]) / total)))
+                shares.append((week, steady(min(1.0, float(point["n"]) / total))))
             for metric in OBJECT_METRICS[1:]:
-                means[metric].append((week, float(point[metric])))
+                means[metric].append((week, steady(float(point[metric]))))
         labels = dict(item.get("labels") or {})
         out.append(Series(stats_type, item["object"], "share", tuple(shares), labels))
         out.extend(
@@ -152,7 +164,7 @@ def risk_series(tree: Mapping[str, Any]) -> list[Series]:
     kinds = tree.get(STATE) or {}
     for kind in sorted(kinds):
         for level, points in kinds[kind].items():
-            values = tuple((_day(p["date"]), float(p["value"])) for p in points)
+            values = tuple((_day(p["date"]), steady(float(p["value"]))) for p in points)
             out.append(Series("risk", f"{STATE}/{kind}/{level}", "value", values))
     return out
 
@@ -162,7 +174,7 @@ def cartography_series(heatmap: Mapping[str, Any]) -> list[Series]:
     for point in heatmap.get("values", []):
         week = _day(point["date"])
         for kind, cells in (point.get(STATE) or {}).items():
-            totals[(STATE, kind)].append((week, sum(float(cell["value"]) for cell in cells)))
+            totals[(STATE, kind)].append((week, steady(math.fsum(float(cell["value"]) for cell in cells))))
     return [
         Series("cartography", f"{state}/{kind}", "total", tuple(points))
         for (state, kind), points in sorted(totals.items())
@@ -175,8 +187,8 @@ def compliance_series(referentials: list[dict[str, Any]]) -> list[Series]:
         by_week: dict[date, list[float]] = defaultdict(list)
         for category in referential.get("categories", []):
             for point in category.get("values", []):
-                by_week[_day(point["date"])].append(float(point["current"]))
-        points = tuple((week, sum(v) / len(v)) for week, v in sorted(by_week.items()))
+                by_week[_day(point["date"])].append(steady(float(point["current"])))
+        points = tuple((week, steady(math.fsum(v) / len(v))) for week, v in sorted(by_week.items()))
         labels = dict(referential.get("labels") or {})
         out.append(Series("compliance", referential["referential"], "current", points, labels))
     return out
