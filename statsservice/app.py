@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     from statsservice.config import load_config
     from statsservice.extensions import db, migrate
     from statsservice.storage import replica
+    from statsservice.storage.pool import ping_when_idle
 
     instance_path = os.environ.get("STATS_INSTANCE_PATH")
     # no app-wide /static/: each blueprint serves its own files (a route serving nothing is noise)
@@ -51,6 +52,9 @@ def create_app(config: dict | None = None) -> Flask:
     load_config(app, config)
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_when_idle(engine, float(app.config["DATABASE_PING_IDLE_SECONDS"]))
     replica.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR") or str(migrations_dir()))
 

@@ -10,7 +10,10 @@ INSTANCE_NAME = "statsservice"
 
 # Database: None means SQLite under the instance folder.
 SQLALCHEMY_DATABASE_URI: str | None = None
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+# A pooled connection idle this long is pinged before use (statsservice.storage.pool): not in a
+# burst of requests, always after a pause or a server restart; 0: at every checkout (pool_pre_ping)
+DATABASE_PING_IDLE_SECONDS = 1.0
 # Read replica (statsservice.storage.replica, docs/operations.md "Read replica"): a read-only copy
 # (a PostgreSQL streaming standby) that serves the routes that only read: a client's records and
 # processed answers, public JSON and pages. None: every query on the primary.

@@ -74,3 +74,63 @@ def test_database_down_and_restarted(tmp_path):
     finally:
         hub.stop()
         cluster.stop()
+
+
+def _kill_hub_connections(url: str) -> int:
+    """Terminate every other backend of the hub's database, as a server restart would."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    admin.dispose()
+    return int(killed)
+
+
+def test_a_connection_idle_long_enough_is_pinged_and_a_fresh_one_is_not(tmp_path):
+    """``DATABASE_PING_IDLE_SECONDS`` (statsservice.storage.pool): a pooled connection that has
+    been idle that long is pinged, so one the server dropped meanwhile is replaced unseen; one
+    used a moment ago is not pinged (a round trip saved per request), and if the server dropped it
+    in that moment the request gets a clean 503 with Retry-After and the next one a new connection."""
+    from flask_migrate import upgrade
+
+    from statsservice import create_app
+    from statsservice.extensions import db
+    from tests.api_support import auth, new_client
+
+    cluster = PrivateCluster(tmp_path / "pg").start()
+    apps = []
+
+    def hub(idle: float):
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": cluster.url, "TESTING": True, "DATABASE_PING_IDLE_SECONDS": idle}
+        )
+        with app.app_context():
+            if not apps:
+                upgrade()
+            token = new_client(f"fo {len(apps)}")
+        apps.append(app)
+        return app.test_client(), auth(token)
+
+    try:
+        http, key = hub(0.2)
+        assert http.get("/api/v1/client/me", headers=key).status_code == 200
+        assert _kill_hub_connections(cluster.url) >= 1
+        threading.Event().wait(0.4)  # idle past the setting: the next checkout pings
+        assert http.get("/api/v1/client/me", headers=key).status_code == 200
+
+        http, key = hub(3600.0)
+        assert http.get("/api/v1/client/me", headers=key).status_code == 200
+        assert _kill_hub_connections(cluster.url) >= 1
+        dropped = http.get("/api/v1/client/me", headers=key)
+        assert dropped.status_code == 503 and dropped.json["message"], dropped.data
+        assert dropped.headers["Retry-After"]
+        assert http.get("/api/v1/client/me", headers=key).status_code == 200
+    finally:
+        for app in apps:
+            with app.app_context():
+                db.engine.dispose()
+        cluster.stop()

@@ -149,3 +149,35 @@ def test_defaults_fit_a_nightly_upload_and_a_dashboard(app, make_app):
 def test_a_bad_limit_fails_at_start_up(make_app, key, value):
     with pytest.raises(ConfigError, match=key):
         make_app(**{key: value})
+
+
+def test_counters_expire_without_a_thread_per_request(app, make_app):
+    """``memory://`` is served by ``SweptMemory``: limits' own memory storage started a Timer thread
+    after every request that came 10 ms after the last one (2 ms of a small upload); a window
+    still ends on time and its counters are dropped."""
+    import threading
+    import time
+    from datetime import timedelta
+
+    import time_machine
+
+    from statsservice.api.ratelimit import SweptMemory
+
+    hub = make_app(RATELIMIT_PER_IP="2 per 10 seconds")
+    http = hub.test_client()
+    with hub.app_context():
+        (limiter,) = hub.extensions["limiter"]
+        storage = limiter.storage
+    assert isinstance(storage, SweptMemory)
+    threading.Event().wait(0.05)  # the storage's first timer (started by its constructor) has run
+    before = {t.ident for t in threading.enumerate()}
+    for _ in range(2):
+        assert http.get("/about.json", **at("10.0.3.1")).status_code == 200
+        threading.Event().wait(0.02)
+    assert_429(http.get("/about.json", **at("10.0.3.1")), "remote_addr")
+    started = [t for t in threading.enumerate() if t.ident not in before]
+    assert not [t for t in started if isinstance(t, threading.Timer)], started
+    with time_machine.travel(timedelta(seconds=11)):
+        storage._next_sweep = time.monotonic()  # the next hit sweeps (once a second, in real time)
+        assert http.get("/about.json", **at("10.0.3.1")).status_code == 200
+        assert len(storage.storage) == 1  # the spent window's counter is gone, the new one counted

@@ -15,18 +15,21 @@ All three are Flask-Limiter application limits declared through its public API (
 are spent afterwards, only for what ``statsservice.api.auth`` decided (``g.client`` set: an
 accepted key; ``g.refused_key``: a refused one). Every refusal is a JSON 429 with ``Retry-After``.
 Storage, strategy, key prefix and fail-open are Flask-Limiter's own ``RATELIMIT_*`` settings.
-``RATELIMIT_STORAGE_URI`` is ``memory://`` (each gunicorn worker counts alone); several workers or
-nodes share counters through ``redis://`` or ``memcached://`` (see docs/SECURITY.md).
+``RATELIMIT_STORAGE_URI`` is ``memory://`` (each gunicorn worker counts alone, in ``SweptMemory``);
+several workers or nodes share counters through ``redis://`` or ``memcached://`` (see
+docs/SECURITY.md).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlparse
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
 
 from statsservice.config import ConfigError
 from statsservice.domain.tokens import hash_token
@@ -37,6 +40,34 @@ AUTHENTICATES = "statsservice_authenticates"
 #: probes and the scrape endpoint (protected on its own) are never limited; static files neither
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observability.scrape"})
 UNMATCHED = "<unmatched>"  # a 404 still counts against its address
+
+
+class SweptMemory(MemoryStorage):
+    """``memory://`` without a thread per request. limits' memory storage drops expired counters
+    from a ``threading.Timer`` started 10 ms after a hit whenever the last one has run, so a worker
+    whose requests come more than 10 ms apart started a thread for each: 2 ms of a 5-record upload
+    on a quiet machine, several on a busy one (docs/PERFORMANCE.md). Here they are dropped in the
+    request, at most once a second; counting is limits' own (``get`` ignores an expired counter)."""
+
+    STORAGE_SCHEME = ["statsservice-memory"]
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the parent's private hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def _storage_uri(app: Flask) -> str:
+    """The configured storage, ``memory://`` served by ``SweptMemory``."""
+    uri = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    return f"{SweptMemory.STORAGE_SCHEME[0]}://" if urlparse(uri).scheme == "memory" else uri
+
 
 #: budget (Flask-Limiter scope) -> its setting, what a 429 says, and the field it blames
 BUDGETS = {
@@ -131,6 +162,7 @@ def register(app: Flask) -> None:
         key_func=client_address,
         application_limits=_limits(app),
         request_identifier=lambda: request.endpoint or UNMATCHED,
+        storage_uri=_storage_uri(app),
     )
     limiter.init_app(app)
 

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from statsservice.extensions import ENGINE_OPTIONS, READ_ENGINE, db
+from statsservice.storage.pool import ping_when_idle
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,17 @@ class Replica:
     """One process's handle on the replica: its engine (opened on first use, so a forked gunicorn
     worker never shares the master's connections) and the last check's result."""
 
-    def __init__(self, uri: str, *, max_lag: float, interval: float, connect_timeout: float, options: dict):
-        self.uri, self.max_lag, self.interval = uri, max_lag, interval
+    def __init__(
+        self,
+        uri: str,
+        *,
+        max_lag: float,
+        interval: float,
+        connect_timeout: float,
+        options: dict,
+        ping_idle: float = 1.0,
+    ):
+        self.uri, self.max_lag, self.interval, self.ping_idle = uri, max_lag, interval, ping_idle
         self.connect_timeout, self.options = connect_timeout, options
         self._engine: Engine | None = None
         self._health: Health | None = None
@@ -110,6 +120,7 @@ class Replica:
             interval=float(config["READ_REPLICA_CHECK_SECONDS"]),
             connect_timeout=float(config["READ_REPLICA_CONNECT_TIMEOUT"]),
             options=options,
+            ping_idle=float(config["DATABASE_PING_IDLE_SECONDS"]),
         )
 
     @property
@@ -121,7 +132,9 @@ class Replica:
                     if self.uri.startswith("postgresql"):  # a replica that does not answer is skipped
                         connect_args = {"connect_timeout": max(1, math.ceil(self.connect_timeout))}
                         options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
-                    self._engine = create_engine(self.uri, **options)
+                    engine = create_engine(self.uri, **options)
+                    ping_when_idle(engine, self.ping_idle)
+                    self._engine = engine
         return self._engine
 
     def health(self) -> Health:
