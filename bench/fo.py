@@ -46,7 +46,15 @@ from typing import Any
 
 import requests
 
-from bench.harness import BenchCluster, BenchHub, children, ensure_postgresql, machine, percentile
+from bench.harness import (
+    BenchCluster,
+    BenchHub,
+    children,
+    ensure_postgresql,
+    machine,
+    percentile,
+    tree_cpu_s,
+)
 from bench.processors import RESULTS, checkout, size_of, upload, write_batches
 from statsservice import clock
 from statsservice.demo.payloads import Generator
@@ -78,6 +86,8 @@ class Plan:
     small_requests: int
     repeat: int
     instances: tuple[int, ...] = INSTANCES
+    #: timed requests of each kind in the floor phase
+    floor_requests: int = 200
 
     @property
     def layout(self) -> list[int]:
@@ -165,6 +175,7 @@ class Run:
             self.hub.database_url = self.cluster.url
             self.hub.start()
             try:
+                self.floor()
                 self.small_uploads()
                 self.instance_uploads()
                 if self.reads:
@@ -178,6 +189,27 @@ class Run:
         return self.result
 
     # uploads ----------------------------------------------------------------------------------
+
+    def floor(self) -> None:
+        """What a request costs before any stats work, one client at a time: the unauthenticated
+        ``/healthz`` (HTTP, gunicorn, Flask) and the authenticated ``/client/me`` (auth, rate
+        limit, request log, metrics; one query). A 5-record upload's own work is its p50 less the
+        second."""
+        http = session(create_clients(self.hub, ["floor"])[0])
+        out = {}
+        for name, path in (("healthz", "/healthz"), ("client_me", "/api/v1/client/me")):
+            for _ in range(5):  # warm-up: every worker's first request
+                http.get(f"{self.hub.url}{path}", timeout=60)
+            latencies, cpu = [], self.cpu_s()
+            for _ in range(self.plan.floor_requests):
+                started = time.perf_counter()
+                response = http.get(f"{self.hub.url}{path}", timeout=60)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+            used = sum(after - cpu[part] for part, after in self.cpu_s().items())
+            out[name] = stats_of(latencies) | {"cpu_ms": used * 1000 / self.plan.floor_requests}
+        self.result["floor_ms"] = out
 
     def small_uploads(self) -> None:
         """C Front Offices of one analysis each posting their nightly 5 records, day after day."""
@@ -213,10 +245,12 @@ class Run:
         sampler = Profiler(self) if self.profile is not None and concurrency == max(CONCURRENCY) else None
         if sampler:
             sampler.start()
+        cpu = self.cpu_s()
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             records = sum(pool.map(client, range(concurrency)))
         elapsed = time.perf_counter() - started
+        used = {part: (after - cpu[part]) * 1000 / len(latencies) for part, after in self.cpu_s().items()}
         if sampler:
             sampler.stop(records, elapsed)
         print(f"   {self.result['revision']}: {concurrency} clients, {records / elapsed:,.0f} records/s")
@@ -225,6 +259,19 @@ class Run:
             "seconds": elapsed,
             "records_per_s": records / elapsed,
             "request_ms": stats_of(latencies),
+            "cpu_ms_per_request": used,
+        }
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by the hub (gunicorn and its workers), PostgreSQL (the
+        postmaster and its backends) and this benchmark's client threads: on a machine of few
+        cores their sum per request bounds how many requests a second it can take at all."""
+        assert self.hub.process is not None
+        postmaster = int((self.cluster.data / "postmaster.pid").read_text().split()[0])
+        return {
+            "hub": tree_cpu_s(self.hub.process.pid),
+            "postgresql": tree_cpu_s(postmaster),
+            "benchmark client": time.process_time(),
         }
 
     def instance_uploads(self) -> None:
@@ -514,6 +561,28 @@ def report_lines(results: list[dict[str, Any]]) -> Iterator[str]:
             cells.append(f"{x['records_per_s']:,.0f} records/s, p50 {x['request_ms']['p50']:.0f} ms")
         yield f"| {c} | " + " | ".join(cells) + " |"
     yield ""
+    yield "CPU per 5-record upload (ms: hub workers + PostgreSQL + benchmark client = total):"
+    yield ""
+    yield "| clients | " + " | ".join(names) + " |"
+    yield "|---" * (len(names) + 1) + "|"
+    for c in CONCURRENCY:
+        cells = []
+        for r in results:
+            cpu = r["small_uploads"][str(c)].get("cpu_ms_per_request")
+            parts = " + ".join(f"{v:.1f}" for v in cpu.values()) if cpu else ""
+            cells.append(f"{parts} = {sum(cpu.values()):.1f}" if cpu else "")
+        yield f"| {c} | " + " | ".join(cells) + " |"
+    for r in results:
+        if "floor_ms" in r:
+            floor, one = r["floor_ms"], r["small_uploads"]["1"]["request_ms"]["p50"]
+            yield ""
+            yield (
+                f"{r['revision']}: floor of a request, 1 client, p50 (CPU of all parts): /healthz"
+                f" {floor['healthz']['p50']:.1f} ms ({floor['healthz']['cpu_ms']:.1f}), /client/me"
+                f" {floor['client_me']['p50']:.1f} ms ({floor['client_me']['cpu_ms']:.1f}); a 5-record"
+                f" upload {one:.1f} ms, so {one - floor['client_me']['p50']:.1f} ms of its own work"
+            )
+    yield ""
     yield "One request per instance with all its analyses (p50 ms, records/s at that p50):"
     yield ""
     yield "| analyses | " + " | ".join(names) + " |"
@@ -586,7 +655,13 @@ def main() -> None:
     ensure_postgresql()
     results = []
     for name in args.sizes.split(","):
-        plan = Plan(size_of(name), args.small_requests, args.repeat, (1, 5) if args.smoke else INSTANCES)
+        plan = Plan(
+            size_of(name),
+            args.small_requests,
+            args.repeat,
+            (1, 5) if args.smoke else INSTANCES,
+            floor_requests=20 if args.smoke else 200,
+        )
         root = Path(tempfile.mkdtemp(prefix=f"statsservice-fo-{plan.size.name}-"))
         print(
             f"== {plan.size.name}: {plan.size.analyses} analyses x {plan.size.days} days, instances {plan.layout} ({root})"

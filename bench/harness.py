@@ -76,6 +76,18 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every process under it, the reaped
+    ones included (their time is in their parent's ``cutime``/``cstime``): a gunicorn master's
+    workers, a postmaster's backends. 0 for a process that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(tree_cpu_s(child) for child in children(pid))
+
+
 def status_kib(pid: int, key: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
