@@ -5,9 +5,12 @@ Global dashboard asks four processed series with ``anrs``, the analyses its user
 benchmark measures exactly that, for this checkout and optionally for other revisions in the
 same run (``--baseline REV[,REV]``: the old service's rate, or the code before a change):
 
+- **the floor** of a request, one client: ``/healthz`` and the authenticated ``/client/me`` (p50,
+  and the CPU of every part per request);
 - **small uploads**: 1, 4 and 8 Front Offices of one analysis at once, each posting its nightly
-  request (5 records) for successive days: records/s and request p50; then instances of 1, 5, 20
-  and 100 analyses posting one request each with all their analyses (5 × analyses records);
+  request (5 records) for successive days: records/s, request p50 and the CPU per request of the
+  hub, PostgreSQL and this client (the bound on a machine of few cores); then instances of 1, 5,
+  20 and 100 analyses posting one request each with all their analyses (5 × analyses records);
 - **the dashboard's requests** (``risk_averages``, ``risk_averages_on_date``,
   ``threat_average_on_date``, ``vulnerability_average_on_date`` over 100 days, by day) with the
   ``anrs`` of instances of 5, 20 and 100 analyses (all their analyses: what a CEO sees) and of 5 of
