@@ -551,30 +551,39 @@ class Profiler:
 # --- report --------------------------------------------------------------------------------------
 
 
+def _small_upload_cell(x: dict[str, Any]) -> str:
+    return f"{x['records_per_s']:,.0f} records/s, p50 {x['request_ms']['p50']:.0f} ms"
+
+
+def _cpu_cell(x: dict[str, Any]) -> str:
+    cpu = x.get("cpu_ms_per_request")  # absent in results of an older bench
+    return " + ".join(f"{v:.1f}" for v in cpu.values()) + f" = {sum(cpu.values()):.1f}" if cpu else ""
+
+
+def _per_clients(title: str, results: list[dict[str, Any]], cell: Callable[[dict], str]) -> Iterator[str]:
+    """A table of the small-upload phases: a row per number of clients, a column per revision."""
+    names = [f"{r['revision']} ({r['size']})" for r in results]
+    yield title
+    yield ""
+    yield "| clients | " + " | ".join(names) + " |"
+    yield "|---" * (len(names) + 1) + "|"
+    for c in CONCURRENCY:
+        yield f"| {c} | " + " | ".join(cell(r["small_uploads"][str(c)]) for r in results) + " |"
+
+
 def report_lines(results: list[dict[str, Any]]) -> Iterator[str]:
     names = [f"{r['revision']} ({r['size']})" for r in results]
-    yield "Small uploads (one Front Office of one analysis: 5 records per request):"
+    yield from _per_clients(
+        "Small uploads (one Front Office of one analysis: 5 records per request):",
+        results,
+        _small_upload_cell,
+    )
     yield ""
-    yield "| clients | " + " | ".join(names) + " |"
-    yield "|---" * (len(names) + 1) + "|"
-    for c in CONCURRENCY:
-        cells = []
-        for r in results:
-            x = r["small_uploads"][str(c)]
-            cells.append(f"{x['records_per_s']:,.0f} records/s, p50 {x['request_ms']['p50']:.0f} ms")
-        yield f"| {c} | " + " | ".join(cells) + " |"
-    yield ""
-    yield "CPU per 5-record upload (ms: hub workers + PostgreSQL + benchmark client = total):"
-    yield ""
-    yield "| clients | " + " | ".join(names) + " |"
-    yield "|---" * (len(names) + 1) + "|"
-    for c in CONCURRENCY:
-        cells = []
-        for r in results:
-            cpu = r["small_uploads"][str(c)].get("cpu_ms_per_request")
-            parts = " + ".join(f"{v:.1f}" for v in cpu.values()) if cpu else ""
-            cells.append(f"{parts} = {sum(cpu.values()):.1f}" if cpu else "")
-        yield f"| {c} | " + " | ".join(cells) + " |"
+    yield from _per_clients(
+        "CPU per 5-record upload (ms: hub workers + PostgreSQL + benchmark client = total):",
+        results,
+        _cpu_cell,
+    )
     for r in results:
         if "floor_ms" in r:
             floor, one = r["floor_ms"], r["small_uploads"]["1"]["request_ms"]["p50"]
