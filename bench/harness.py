@@ -61,31 +61,38 @@ class BenchHub(LiveHub):
         return production_command()
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (gunicorn's workers), from /proc."""
-    out = []
+def _stats() -> dict[int, list[str]]:
+    """Every process's ``/proc/<pid>/stat`` fields after its name (state, ppid, ...), by pid."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            out[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry.name))
     return out
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (gunicorn's workers), from /proc."""
+    return [child for child, fields in _stats().items() if int(fields[1]) == pid]
 
 
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid`` and every process under it, the reaped
     ones included (their time is in their parent's ``cutime``/``cstime``): a gunicorn master's
-    workers, a postmaster's backends. 0 for a process that is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(tree_cpu_s(child) for child in children(pid))
+    workers, a postmaster's backends. 0 for a process that is gone. One pass over /proc."""
+    stats = _stats()
+    under: dict[int, list[int]] = {}
+    for child, fields in stats.items():
+        under.setdefault(int(fields[1]), []).append(child)
+    total, todo = 0, [pid] if pid in stats else []
+    while todo:
+        current = todo.pop()
+        total += sum(int(value) for value in stats[current][11:15])  # utime, stime, cutime, cstime
+        todo.extend(under.get(current, ()))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def status_kib(pid: int, key: str) -> int:
